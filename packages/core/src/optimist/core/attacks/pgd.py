@@ -1,0 +1,185 @@
+"""The projected-gradient engine every Optimist attack, training method and generator runs on.
+
+``pgd`` ascends a per-example objective (default: cross-entropy) inside a :class:`Threat` ball, keeping
+the best iterate per example. Generation, inversion and feature visualisation pass their own objective and
+an unbounded or large budget; evaluation passes ``early_stop`` so broken points stop costing compute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from optimist.core.attacks.checks import check_images, check_labels
+from optimist.core.attacks.objectives import Objective
+from optimist.core.attacks.threat import Threat, as_threat
+
+
+@contextlib.contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Turn off ``requires_grad`` on the model's parameters for the duration, then restore each flag."""
+    params = list(model.parameters())
+    flags = [p.requires_grad for p in params]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for p, f in zip(params, flags):
+            p.requires_grad_(f)
+
+
+def _score(model, x, y, objective, targeted):
+    """(score to ascend, success or None) for a batch; success only for the default cross-entropy."""
+    if objective is None:
+        logits = model(x)
+        loss = nn.functional.cross_entropy(logits, y, reduction="none")
+        pred = logits.argmax(1)
+        success = (pred == y) if targeted else (pred != y)
+    else:
+        loss = objective(model, x, y)
+        if loss.ndim != 1 or loss.shape[0] != x.shape[0]:
+            raise ValueError(f"objective must return one loss per example, shape ({x.shape[0]},); "
+                             f"got {tuple(loss.shape)}")
+        success = None
+    return (-loss if targeted else loss), success
+
+
+def _better(score, success, best_score, best_success):
+    """Success first, then a higher score."""
+    if success is None:
+        return score > best_score
+    return (success & ~best_success) | ((success == best_success) & (score > best_score))
+
+
+def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, objective, keep_best, early_stop):
+    n = x0.shape[0]
+    if random_start:
+        x_adv = (x0 + threat.project(threat.random_delta(x0))).clamp(0, 1)
+    else:
+        x_adv = x0.clone()
+    best_x = x_adv.clone()
+    best_score = torch.full((n,), -math.inf, device=x0.device)
+    best_success = torch.zeros(n, dtype=torch.bool, device=x0.device)
+    active = torch.arange(n, device=x0.device)
+
+    def record(rows, xa, score, success):
+        better = _better(score, success, best_score[rows], best_success[rows])
+        sel = rows[better]
+        best_x[sel] = xa[better].detach()
+        best_score[sel] = score[better].detach()
+        if success is not None:
+            best_success[sel] = success[better]
+
+    for _ in range(steps):
+        xa = x_adv[active].requires_grad_(True)
+        with torch.enable_grad():
+            score, success = _score(model, xa, y[active], objective, targeted)
+            (grad,) = torch.autograd.grad(score.sum(), xa)
+        if keep_best:
+            record(active, xa, score, success)
+        x_start = x0[active]
+        stepped = xa.detach() + threat.ascent(grad, step_size)
+        x_adv[active] = (x_start + threat.project(stepped - x_start)).clamp(0, 1)
+        if early_stop and success is not None:
+            active = active[~success]
+            if active.numel() == 0:
+                break
+    if not keep_best:
+        return x_adv, None, None
+    if active.numel():
+        with torch.no_grad():
+            xa = x_adv[active]
+            score, success = _score(model, xa, y[active], objective, targeted)
+        record(active, xa, score, success)
+    return best_x, best_score, best_success
+
+
+def pgd(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    threat: Threat | str,
+    steps: int = 10,
+    step_size: float | None = None,
+    random_start: bool = True,
+    restarts: int = 1,
+    targeted: bool = False,
+    objective: Objective | None = None,
+    keep_best: bool = True,
+    early_stop: bool = False,
+    return_loss: bool = False,
+):
+    """Projected gradient ascent on ``objective`` within ``threat`` around images ``x`` in [0, 1].
+
+    Args:
+        model: maps images in [0, 1] to logits (its train/eval mode is left as it is).
+        y: labels for the default cross-entropy, or whatever a custom ``objective`` takes.
+        threat: a :class:`Threat` or text like ``"linf:0.1"``; ``eps=inf`` is unbounded (give ``step_size``).
+        steps, step_size: iterations and step length (default 2.5 * eps / steps).
+        random_start: start from a uniform point of the ball.
+        restarts: independent runs; the best per example is kept. With the default objective, later runs
+            attack only the examples not yet fooled.
+        targeted: descend the objective instead (with cross-entropy: move toward class ``y``).
+        objective: ``(model, x_adv, y) -> per-example loss``; default cross-entropy.
+        keep_best: return each example's best iterate (fooled first, then highest objective); with False the
+            last iterate is returned and no extra forward pass is spent.
+        early_stop: stop updating an example once it is fooled (default objective only).
+        return_loss: also return the objective at the returned images (needs ``keep_best``).
+
+    Returns:
+        Adversarial images in [0, 1] within the threat ball; with ``return_loss``, ``(images, loss)``.
+    """
+    threat = as_threat(threat)
+    check_images(x)
+    if objective is None:
+        check_labels(y, x.shape[0], getattr(model, "num_classes", None))
+    if steps < 0 or restarts < 1:
+        raise ValueError(f"steps must be >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
+    if step_size is None:
+        step_size = threat.default_step_size(steps)
+    if not step_size > 0:
+        raise ValueError(f"step_size must be positive, got {step_size}")
+    if return_loss and not keep_best:
+        raise ValueError("return_loss needs keep_best=True")
+
+    x0 = x.detach().clone()
+    with frozen(model):
+        best_x, best_score, best_success = None, None, None
+        rows = torch.arange(x0.shape[0], device=x0.device)
+        for r in range(restarts):
+            xr, sr, succ = _run_once(model, x0[rows], y[rows], threat, steps, step_size, random_start, targeted,
+                                     objective, keep_best, early_stop)
+            if best_x is None:
+                best_x, best_score, best_success = xr, sr, succ
+            else:
+                better = _better(sr, succ, best_score[rows], best_success[rows])
+                best_x[rows[better]] = xr[better]
+                best_score[rows[better]] = sr[better]
+                if succ is not None:
+                    best_success[rows[better]] = succ[better]
+            if not keep_best:
+                break
+            if objective is None:
+                rows = rows[~best_success[rows]]
+                if rows.numel() == 0:
+                    break
+    best_x = best_x.detach()
+    if return_loss:
+        return best_x, (-best_score if targeted else best_score)
+    return best_x
+
+
+def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat | str, step_size: float | None = None,
+         random_start: bool = False, targeted: bool = False) -> torch.Tensor:
+    """Fast gradient sign method: one step of the PGD engine (step ``eps`` by default).
+
+    With ``random_start=True`` and ``step_size=1.25*eps`` this is the attack of fast adversarial training.
+    """
+    threat = as_threat(threat)
+    return pgd(model, x, y, threat, steps=1, step_size=step_size or threat.eps, random_start=random_start,
+               targeted=targeted, keep_best=False)

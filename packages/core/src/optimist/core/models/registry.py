@@ -1,0 +1,36 @@
+"""Build any registered architecture by name."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from optimist.core.models.base import Classifier
+from optimist.core.models.convnets import MLP, LeNet, SmallCNN
+from optimist.core.models.resnets import ResNet18Cifar, TorchvisionResNet18, TorchvisionResNet50
+
+MODELS: dict[str, type[Classifier]] = {
+    cls.arch: cls for cls in (SmallCNN, LeNet, MLP, ResNet18Cifar, TorchvisionResNet18, TorchvisionResNet50)
+}
+
+
+def available_models() -> tuple[str, ...]:
+    return tuple(MODELS)
+
+
+def build_model(name: str, num_classes: int = 10, in_channels: int = 1, image_size: int = 28,
+                mean: Sequence[float] | None = None, std: Sequence[float] | None = None) -> Classifier:
+    """Instantiate architecture ``name`` (see :func:`available_models`) for images in [0, 1].
+
+    ``mean``/``std`` are the per-channel normalisation the model applies internally (default 0.5/0.5).
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+    if num_classes < 1 or in_channels < 1 or image_size < 4:
+        raise ValueError(f"bad model shape: num_classes={num_classes}, in_channels={in_channels}, "
+                         f"image_size={image_size}")
+    return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size, mean=mean, std=std)
+
+
+def build_for_dataset(name: str, info) -> Classifier:
+    """An architecture sized and normalised for a dataset's :class:`~optimist.core.data.DatasetInfo`."""
+    return build_model(name, info.num_classes, info.channels, info.image_size, info.mean or None, info.std or None)
