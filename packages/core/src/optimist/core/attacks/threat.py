@@ -73,14 +73,17 @@ class Threat:
         return delta * torch.where(n > self.eps, self.eps / n.clamp_min(1e-12), torch.ones_like(n))
 
     def random_delta(self, x: torch.Tensor) -> torch.Tensor:
-        """A uniformly random point of the ball (of radius 1 for an unbounded threat)."""
+        """A random point of the ball (radius 1 for an unbounded threat).
+
+        L-inf: uniform in the cube. L2: uniform direction, radius uniform in [0, eps]; sampling uniformly in
+        volume would put every start on the sphere in high dimension and spend the budget on noise.
+        """
         eps = 1.0 if self.unbounded else self.eps
         if self.norm == "linf":
             return torch.empty_like(x).uniform_(-eps, eps)
         g = torch.randn_like(x)
         direction = g / _view(self.size(g).clamp_min(1e-12), g)
-        d = x[0].numel()
-        radius = torch.rand(x.shape[0], device=x.device, dtype=x.dtype) ** (1.0 / d) * eps
+        radius = torch.rand(x.shape[0], device=x.device, dtype=x.dtype) * eps
         return direction * _view(radius, x)
 
     def ascent(self, grad: torch.Tensor, step_size: float) -> torch.Tensor:

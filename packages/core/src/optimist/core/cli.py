@@ -1,0 +1,220 @@
+"""The ``optimist`` command: demo, train, eval, zoo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+DESCRIPTION = """\
+Optimist: what adversarial robustness is good for, with working code and measured results.
+
+  optimist demo                 run every installed application's demo into one HTML report
+  optimist train ...            train a model (standard, PGD-AT, TRADES, fast AT); works under torchrun
+  optimist eval ...             clean and robust accuracy of a checkpoint or zoo model
+  optimist zoo list|get|recipes the model zoo: cached standard/robust models and how they were made
+"""
+
+
+def _demo(args) -> int:
+    from optimist.core.demo import DemoOptions, available_demos, run_demos
+
+    if args.list:
+        for name in available_demos():
+            print(name)
+        return 0
+    opts = DemoOptions(out_dir=Path(args.out), seed=args.seed, device=args.device, quick=args.quick,
+                       zoo_root=Path(args.zoo_root) if args.zoo_root else None)
+    path = run_demos(args.names or None, opts)
+    print(f"Report written to {path.resolve()}")
+    return 0
+
+
+def _train(args) -> int:
+    import torch
+
+    from optimist.core.data import load_dataset, subset
+    from optimist.core.models import build_for_dataset
+    from optimist.core.train import default_config, train
+
+    overrides = {k: v for k, v in {
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+        "attack_steps": args.attack_steps, "trades_beta": args.beta, "optimizer": args.optimizer,
+        "schedule": args.schedule}.items() if v is not None}
+    cfg = default_config(args.dataset, args.method, args.threat, **overrides)
+    data = load_dataset(args.dataset, "train", root=args.data_root)
+    if args.classes:
+        data = subset(data, classes=[int(c) for c in args.classes.split(",")])
+    if args.n:
+        data = subset(data, args.n, seed=cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model = build_for_dataset(args.model, data.info)
+    card = {"dataset": {"name": args.dataset, "classes": list(data.info.class_names), "train_size": len(data)}}
+    result = train(model, data, cfg, run_dir=args.out, resume=args.resume, card=card, device=args.device)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"Trained {args.model} on {args.dataset} ({cfg.method}, {cfg.threat or 'no threat'}); "
+              f"checkpoint in {Path(args.out).resolve()}")
+        if result.history:
+            print(json.dumps(result.history[-1]))
+    return 0
+
+
+def _load_for_eval(spec: str):
+    from optimist.core import zoo
+    from optimist.core.checkpoints import load_model
+
+    if Path(spec).expanduser().exists():
+        return load_model(spec), None
+    if spec in zoo.recipes():
+        return zoo.get(spec), spec
+    raise ValueError(f"--model {spec!r} is neither a checkpoint path nor a zoo name; see `optimist zoo recipes`")
+
+
+def _eval(args) -> int:
+    from optimist.core import zoo
+    from optimist.core.data import load_dataset, subset
+    from optimist.core.evaluate import robust_accuracy
+
+    model, zoo_name = _load_for_eval(args.model)
+    card = getattr(model, "card", {})
+    dataset = args.dataset or card.get("dataset", {}).get("name")
+    if not dataset:
+        raise ValueError("the checkpoint's card names no dataset; pass --dataset")
+    data = load_dataset(dataset, "test", root=args.data_root)
+    subset_classes = card.get("dataset", {}).get("class_subset")
+    if subset_classes:
+        data = subset(data, classes=subset_classes)
+    attacks = ["pgd"] + (["autoattack"] if args.autoattack else [])
+    for attack in attacks:
+        res = robust_accuracy(model, data, args.threat, attack=attack, steps=args.steps, restarts=args.restarts,
+                              n=args.n, batch_size=args.batch_size, seed=args.seed)
+        s = res.summary()
+        print(f"{attack:>10} {s['threat']}: clean {s['clean_accuracy']:.2%}  robust {s['robust_accuracy']:.2%}  "
+              f"(n={s['n']}, {s['seconds']:.0f} s)")
+        if zoo_name and args.record:
+            zoo.add_evaluation(zoo_name, s)
+    return 0
+
+
+def _zoo(args) -> int:
+    import pandas as pd
+
+    from optimist.core import zoo
+
+    if args.action == "recipes":
+        rows = [{"name": n, "method": r.config.method, "threat": r.config.threat, "epochs": r.config.epochs,
+                 "about": r.about} for n, r in zoo.recipes().items()]
+        print(pd.DataFrame(rows).to_string(index=False))
+    elif args.action == "list":
+        rows = zoo.cached()
+        if not rows:
+            print(f"No cached models in {zoo.zoo_dir()}. Train one with `optimist zoo get NAME`.")
+        else:
+            print(pd.DataFrame(rows).to_string(index=False))
+    elif args.action == "get":
+        if not args.name:
+            raise ValueError("`optimist zoo get` needs a NAME; see `optimist zoo recipes`")
+        for name in args.name:
+            model = zoo.get(name)
+            print(f"{name}: {zoo.model_dir(name)}")
+            print(json.dumps(model.card.get("evaluation", {}), indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from optimist.core.models import available_models
+    from optimist.core.train import METHODS
+
+    p = argparse.ArgumentParser(prog="optimist", description=DESCRIPTION,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="run the showcase and write an HTML report",
+                       description="Run each installed application's demo (or the NAMES given) on Fashion-MNIST "
+                                   "and write a self-contained HTML report with figures, tables and settings. "
+                                   "Models come from the zoo: trained on first use (about 10 min on 2 CPU cores), "
+                                   "cached afterwards under $OPTIMIST_HOME (default ~/.cache/optimist).")
+    d.add_argument("names", nargs="*", help="demos to run (default: all installed; see --list)")
+    d.add_argument("--out", default="optimist-report", help="output folder (default: %(default)s)")
+    d.add_argument("--list", action="store_true", help="list installed demos and exit")
+    d.add_argument("--quick", action="store_true", help="tiny settings: a smoke run, not results")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: %(default)s)")
+    d.add_argument("--zoo-root", default=None, help="zoo cache folder (default: $OPTIMIST_HOME/zoo)")
+    d.set_defaults(fn=_demo)
+
+    t = sub.add_parser("train", help="train a standard or robust model",
+                       description="Train a model with a method and threat; checkpoints every epoch into --out "
+                                   "(safetensors + JSON card). Run under `torchrun --nproc_per_node=N` for "
+                                   "DistributedDataParallel. --resume continues an interrupted run.")
+    t.add_argument("--dataset", default="fashion-mnist")
+    t.add_argument("--data-root", default=None, help="dataset folder (torchvision layout)")
+    t.add_argument("--model", default="small-cnn", choices=available_models())
+    t.add_argument("--method", default="standard", choices=METHODS)
+    t.add_argument("--threat", default=None, help="NORM:EPS, e.g. linf:0.1 or l2:1.5 (default: the dataset's)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--optimizer", choices=("adam", "sgd"))
+    t.add_argument("--schedule", choices=("cosine", "cyclic", "constant"))
+    t.add_argument("--attack-steps", type=int, help="PGD steps for pgd/trades training")
+    t.add_argument("--beta", type=float, help="TRADES beta")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--n", type=int, help="train on a random subset of N images")
+    t.add_argument("--classes", help="train on these classes only, e.g. 0,1,2,3,4")
+    t.add_argument("--device", default=None)
+    t.add_argument("--out", required=True, help="run folder for checkpoints")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out")
+    t.set_defaults(fn=_train)
+
+    e = sub.add_parser("eval", help="clean and robust accuracy of a model",
+                       description="Evaluate a checkpoint (path) or zoo model (name) on its test set: clean "
+                                   "accuracy and robust accuracy under cascade PGD, plus AutoAttack with "
+                                   "--autoattack (needs optimist-core[eval]).")
+    e.add_argument("--model", required=True, help="checkpoint folder/.safetensors, or a zoo name")
+    e.add_argument("--threat", required=True, help="NORM:EPS, e.g. linf:0.1")
+    e.add_argument("--dataset", default=None, help="default: the one in the model card")
+    e.add_argument("--data-root", default=None)
+    e.add_argument("--steps", type=int, default=20)
+    e.add_argument("--restarts", type=int, default=1)
+    e.add_argument("--n", type=int, default=1000, help="number of test images (default: %(default)s)")
+    e.add_argument("--batch-size", type=int, default=256)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--autoattack", action="store_true", help="also run the standard AutoAttack")
+    e.add_argument("--record", action="store_true", help="store the result in the zoo model's card")
+    e.set_defaults(fn=_eval)
+
+    z = sub.add_parser("zoo", help="list, train or fetch zoo models",
+                       description="list: cached models with their accuracies; recipes: every known model; "
+                                   "get NAME...: load or train and cache.")
+    z.add_argument("action", choices=("list", "get", "recipes"))
+    z.add_argument("name", nargs="*")
+    z.set_defaults(fn=_zoo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "fn", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.fn(args)
+    except (ValueError, FileNotFoundError, ImportError) as e:
+        print(f"optimist: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # checkpoint errors and friends get the same treatment
+        from optimist.core.checkpoints import CheckpointError
+
+        if isinstance(e, CheckpointError):
+            print(f"optimist: error: {e}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""The model zoo: named training recipes, trained on demand and cached under ``$OPTIMIST_HOME/zoo``.
+
+``get("fashion-mnist/small-cnn/linf-0.1")`` returns the cached model, or trains it (resuming an interrupted
+run), measures its clean and PGD accuracy on the test set, writes both into its model card, and caches it.
+Every application compares models from here, so a robust and a standard model share data, architecture and
+budget.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from optimist.core.checkpoints import (
+    CheckpointError,
+    library_versions,
+    load_model,
+    load_state,
+    read_card,
+    resolve,
+    save_checkpoint,
+)
+from optimist.core.data import load_dataset, subset
+from optimist.core.evaluate import robust_accuracy
+from optimist.core.models import Classifier, build_for_dataset
+from optimist.core.paths import optimist_home
+from optimist.core.train import TrainConfig, default_config, train
+
+EVAL_N = 1000
+EVAL_STEPS = 20
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to produce one zoo model."""
+
+    name: str
+    dataset: str
+    arch: str
+    config: TrainConfig
+    classes: tuple[int, ...] | None = None
+    train_size: int | None = None
+    eval_threats: tuple[str, ...] = ()
+    about: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    def scaled(self, train_size: int | None = None, epochs: int | None = None) -> "Recipe":
+        """A cheaper variant (tests, previews): fewer images and/or epochs."""
+        cfg = self.config if epochs is None else self.config.with_(epochs=epochs)
+        return replace(self, config=cfg, train_size=train_size or self.train_size)
+
+
+FMNIST_THREATS = ("linf:0.1", "l2:1.5")
+_LADDER = {"linf": (0.025, 0.05, 0.1, 0.2), "l2": (0.5, 1.0, 1.5, 3.0)}
+_RECIPES: dict[str, Recipe] = {}
+
+
+def register(recipe: Recipe) -> Recipe:
+    """Add a recipe to the zoo (applications may register their own)."""
+    _RECIPES[recipe.name] = recipe
+    return recipe
+
+
+def _fmnist(arch: str, tag: str, method: str, threat: str | None, epochs: int, about: str, *,
+            prefix: str = "fashion-mnist", classes=None, seed: int = 0, tags=(), **cfg) -> Recipe:
+    config = default_config("fashion-mnist", method, threat, epochs=epochs, seed=seed, **cfg)
+    return register(Recipe(f"{prefix}/{arch}/{tag}", "fashion-mnist", arch, config, classes=classes,
+                           eval_threats=FMNIST_THREATS, about=about, tags=tuple(tags)))
+
+
+# The default pair: every application's standard-vs-robust comparison.
+_fmnist("small-cnn", "standard", "standard", None, 3, "standard training", tags=("default",))
+_fmnist("small-cnn", "linf-0.1", "pgd", "linf:0.1", 4, "PGD-AT, L-inf 0.1, 5 steps", attack_steps=5,
+        tags=("default",))
+_fmnist("small-cnn", "l2-1.5", "pgd", "l2:1.5", 4, "PGD-AT, L2 1.5, 5 steps", attack_steps=5)
+# Epsilon ladders for sweeps (same architecture and budget).
+for _norm, _epss in _LADDER.items():
+    for _eps in _epss:
+        if f"fashion-mnist/small-cnn/{_norm}-{_eps:g}" not in _RECIPES:
+            _fmnist("small-cnn", f"{_norm}-{_eps:g}", "pgd", f"{_norm}:{_eps:g}", 4,
+                    f"PGD-AT, {_norm} {_eps:g}, 5 steps", attack_steps=5, tags=("ladder",))
+# Other training methods at the default budget.
+_fmnist("small-cnn", "trades-linf-0.1", "trades", "linf:0.1", 4, "TRADES (beta 1), L-inf 0.1, 5 steps",
+        attack_steps=5)
+_fmnist("small-cnn", "fast-linf-0.1", "fast", "linf:0.1", 4, "fast AT (FGSM + random start), L-inf 0.1")
+# An independent evaluator: another architecture and seed, never used to generate.
+_fmnist("lenet", "evaluator", "standard", None, 2, "independent evaluator (LeNet, seed 7)", seed=7,
+        tags=("evaluator",))
+# Transfer sources: trained on classes 0-4 only (targets use 5-9).
+for _tag, _method, _threat in (("standard", "standard", None), ("linf-0.05", "pgd", "linf:0.05"),
+                               ("linf-0.1", "pgd", "linf:0.1"), ("l2-1.5", "pgd", "l2:1.5")):
+    _fmnist("small-cnn", _tag, _method, _threat, 4, f"source for transfer: classes 0-4, {_tag}",
+            prefix="fashion-mnist-0to4", classes=(0, 1, 2, 3, 4), tags=("transfer",),
+            **({"attack_steps": 5} if _method == "pgd" else {}))
+
+
+def recipes() -> dict[str, Recipe]:
+    return dict(_RECIPES)
+
+
+def recipe(name: str) -> Recipe:
+    if name not in _RECIPES:
+        raise ValueError(f"unknown zoo model {name!r}; known: {', '.join(sorted(_RECIPES))}")
+    return _RECIPES[name]
+
+
+def ladder(norm: str = "linf", dataset: str = "fashion-mnist", arch: str = "small-cnn") -> list[str]:
+    """Names from standard up the epsilon ladder of ``norm``, in increasing epsilon."""
+    if norm not in _LADDER:
+        raise ValueError(f"unknown norm {norm!r}; ladders exist for {', '.join(_LADDER)}")
+    return [f"{dataset}/{arch}/standard"] + [f"{dataset}/{arch}/{norm}-{e:g}" for e in _LADDER[norm]]
+
+
+def zoo_dir(root: str | os.PathLike | None = None) -> Path:
+    return Path(root) if root else optimist_home() / "zoo"
+
+
+def model_dir(name: str, root: str | os.PathLike | None = None) -> Path:
+    return zoo_dir(root) / name
+
+
+def is_cached(name: str, root: str | os.PathLike | None = None) -> bool:
+    try:
+        card = read_card(model_dir(name, root))
+    except CheckpointError:
+        return False
+    return "evaluation" in card
+
+
+def load_data(r: Recipe, split: str, n: int | None = None, seed: int = 0):
+    """The recipe's dataset split (class subset and size applied)."""
+    ds = load_dataset(r.dataset, split)
+    if r.classes is not None:
+        ds = subset(ds, classes=r.classes)
+    if n is not None:
+        ds = subset(ds, n, seed)
+    return ds
+
+
+def evaluate_recipe_model(model: Classifier, r: Recipe, n: int = EVAL_N, steps: int = EVAL_STEPS,
+                          progress: bool = True) -> dict:
+    """Clean accuracy and PGD accuracy (each of the recipe's threats) on the first ``n`` test images."""
+    test = load_data(r, "test")
+    results = []
+    for threat in r.eval_threats:
+        res = robust_accuracy(model, test, threat, steps=steps, n=n, progress=progress)
+        results.append(res.summary())
+    clean = results[0]["clean_accuracy"] if results else None
+    return {"clean_accuracy": clean, "robust": results,
+            "how": f"first {n} test images; PGD-{steps}, step 2.5*eps/steps, random start, best iterate kept"}
+
+
+def train_recipe(r: Recipe, run_dir: str | os.PathLike, progress: bool = True, device=None) -> Classifier:
+    """Train (or resume) a recipe into ``run_dir``, evaluate it and store the evaluation in its card."""
+    run_dir = Path(run_dir)
+    data = load_data(r, "train", r.train_size)
+    torch.manual_seed(r.config.seed)
+    model = build_for_dataset(r.arch, data.info)
+    card = {"name": r.name, "dataset": {"name": r.dataset, "classes": list(data.info.class_names),
+                                        "class_subset": list(r.classes) if r.classes else None,
+                                        "train_size": len(data)},
+            "about": r.about}
+    result = train(model, data, r.config, run_dir=run_dir, resume=True, progress=progress, card=card,
+                   device=device)
+    model = result.model.eval()
+    evaluation = evaluate_recipe_model(model, r, progress=progress)
+    ckpt = resolve(run_dir)
+    full = read_card(ckpt)
+    full.update(evaluation=evaluation, versions=library_versions())
+    save_checkpoint(ckpt, model, full, load_state(ckpt))
+    model.card = full
+    return model
+
+
+def get(name: str, root: str | os.PathLike | None = None, progress: bool = True, device=None,
+        recipe_override: Recipe | None = None) -> Classifier:
+    """The zoo model ``name`` in eval mode: loaded from the cache, or trained and cached first.
+
+    ``root`` overrides the cache folder (default ``$OPTIMIST_HOME/zoo``); ``recipe_override`` trains a
+    variant (e.g. ``recipe(name).scaled(train_size=5000)``) under the same name in that folder.
+    """
+    r = recipe_override or recipe(name)
+    path = model_dir(name, root)
+    if is_cached(name, root):
+        return load_model(path)
+    if progress:
+        print(f"[optimist zoo] training {name} ({r.about}); cached in {path}", flush=True)
+    model = train_recipe(r, path, progress=progress, device=device)
+    return model.cpu().eval()
+
+
+def cached(root: str | os.PathLike | None = None) -> list[dict]:
+    """Cards of every cached model, with the headline accuracies."""
+    rows = []
+    for name in sorted(_RECIPES):
+        if not is_cached(name, root):
+            continue
+        card = read_card(model_dir(name, root))
+        ev = card.get("evaluation", {})
+        row = {"name": name, "about": _RECIPES[name].about, "clean": ev.get("clean_accuracy")}
+        for res in ev.get("robust", []):
+            row[f"pgd {res['threat']}"] = res["robust_accuracy"]
+        for res in card.get("extra_evaluations", []):
+            row[f"{res['attack']} {res['threat']}"] = res["robust_accuracy"]
+        rows.append(row)
+    return rows
+
+
+def add_evaluation(name: str, summary: dict, root: str | os.PathLike | None = None) -> None:
+    """Record an extra evaluation (e.g. AutoAttack) in a cached model's card."""
+    path = resolve(model_dir(name, root))
+    card = read_card(path)
+    extra = [e for e in card.get("extra_evaluations", [])
+             if not (e["attack"] == summary["attack"] and e["threat"] == summary["threat"])]
+    card["extra_evaluations"] = extra + [summary]
+    model = load_model(path)
+    state = load_state(path) if (path / "state.pt").is_file() else None
+    save_checkpoint(path, model, card, state)
