@@ -18,20 +18,23 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 
-# Every application package present in the tree, core first.
-PKGS=(-e "packages/core[eval]")
+# Every application package present in the tree. Each one depends on core by path, so pip would install
+# core as a plain copy; core is installed last in editable mode so that changes to it take effect.
+APPS=()
 for p in packages/*/; do
   name=$(basename "$p")
   [ "$name" = core ] && continue
-  [ -f "$p/pyproject.toml" ] && PKGS+=(-e "$p")
+  [ -f "$p/pyproject.toml" ] && APPS+=(-e "$p")
 done
 
 STAMP="$VENV/.optimist-installed"
 HASH=$(cat constraints.txt packages/*/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
-  echo "[setup] installing packages into $VENV (first time: a few minutes for torch)"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -c constraints.txt "${PKGS[@]}" pytest ruff
+  echo "[setup] installing packages into $VENV (first time: a few minutes, torch is large)"
+  PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
+  "${PIP[@]}" -c constraints.txt -e "packages/core[eval]" pytest ruff
+  [ ${#APPS[@]} -gt 0 ] && "${PIP[@]}" -c constraints.txt "${APPS[@]}"
+  "${PIP[@]}" --no-deps -e packages/core
   echo "$HASH" > "$STAMP"
 fi
 echo "[setup] ready: $VENV"

@@ -1,6 +1,6 @@
 """Shared fixtures: real Fashion-MNIST subsets and a small standard/robust pair trained once per session.
 
-The pair is the zoo's default pair scaled down (6,000 images, 2 epochs) and cached under a session
+The pair is the zoo's default pair scaled down (10,000 images, 2 epochs) and cached under a session
 temporary folder, so every package's tests compare a real robust model with a real standard one.
 """
 
@@ -11,7 +11,7 @@ import os
 import pytest
 import torch
 
-SMALL_TRAIN = 6000
+SMALL_TRAIN = 10000
 SMALL_EPOCHS = 2
 PAIR = {"standard": "fashion-mnist/small-cnn/standard", "robust": "fashion-mnist/small-cnn/linf-0.1"}
 
@@ -61,7 +61,7 @@ def small_zoo(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def small_pair(small_zoo):
-    """{"standard": model, "robust": model}: small-cnn on 6,000 Fashion-MNIST images, 2 epochs each."""
+    """{"standard": model, "robust": model}: small-cnn on 10,000 Fashion-MNIST images, 2 epochs each."""
     from optimist.core import zoo
 
     return {k: zoo.get(v, root=small_zoo, progress=False) for k, v in PAIR.items()}

@@ -1,7 +1,8 @@
 """The showcase: every installed application registers a demo; ``optimist demo`` runs them into one report.
 
 An application adds its demo through the ``optimist.demos`` entry-point group, pointing at a function
-``demo(section: Section, options: DemoOptions) -> None``. Core never imports an application.
+``demo(section: Section, options: DemoOptions) -> None``. Core never imports an application. A demo function
+with the attribute ``opt_in = True`` (one that must train for long) runs only when named.
 """
 
 from __future__ import annotations
@@ -53,7 +54,13 @@ def available_demos() -> dict[str, object]:
 def run_demos(names: list[str] | None, options: DemoOptions, title: str = "Optimist showcase") -> Path:
     """Run the named demos (all installed ones by default) and write the report; returns its path."""
     demos = available_demos()
-    names = names or list(demos)
+    if not names:
+        names = []
+        for n, ep in demos.items():
+            if getattr(ep.load(), "opt_in", False):
+                print(f"[optimist demo] skipping {n}: it is opt-in (long); run `optimist demo {n}`", flush=True)
+            else:
+                names.append(n)
     unknown = [n for n in names if n not in demos]
     if unknown:
         raise ValueError(f"unknown demo(s) {unknown}; installed demos: {', '.join(demos)}. "
