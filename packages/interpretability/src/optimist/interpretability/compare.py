@@ -1,0 +1,223 @@
+"""Compare saliency across models: every (model, method) pair scored on the same images by every metric.
+
+``compare({"standard": m0, "robust L∞ 0.1": m1}, test_data)`` explains each model's own prediction
+(or the true label) with each method plus a random-attribution baseline, scores every map, and returns a
+:class:`Comparison` holding per-image scores, a summary table (mean and 95% interval over images),
+paired model-versus-reference differences and the maps of a few images for figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from optimist.interpretability.attributions import (
+    METHODS,
+    RANDOM,
+    attribute,
+    check_method,
+    explanation_function,
+    predicted_class,
+    random_attribution,
+)
+from optimist.interpretability.metrics import (
+    alignment,
+    cosine_alignment,
+    deletion_auc,
+    gini,
+    insertion_auc,
+    max_sensitivity,
+    output_change,
+    relative_infidelity,
+)
+from optimist.interpretability.stats import paired_differences, summarise
+
+#: Metric name -> how to read it.
+METRICS: dict[str, str] = {
+    "alignment": "|<x, a>| / ||a||, Etmann et al. 2019 (higher: the map points along the image)",
+    "cosine": "|<x, a>| / (||x|| ||a||), cosine form of the alignment (higher is better)",
+    "deletion": "deletion AUC, Petsiuk et al. 2018 (lower is better)",
+    "insertion": "insertion AUC, Petsiuk et al. 2018 (higher is better)",
+    "infidelity": "captum infidelity / mean squared logit change, Yeh et al. 2019 (lower is better)",
+    "sensitivity": "captum sensitivity_max, Yeh et al. 2019 (lower: a steadier map)",
+    "gini": "Gini index of |a|, Chalasani et al. 2020 (higher: a sparser map)",
+}
+#: +1 where higher is better, -1 where lower is better, 0 where neither is (sparsity is a description).
+DIRECTION: dict[str, int] = {"alignment": 1, "cosine": 1, "deletion": -1, "insertion": 1, "infidelity": -1,
+                             "sensitivity": -1, "gini": 0}
+DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)
+
+
+@dataclass
+class Comparison:
+    """Everything :func:`compare` measured."""
+
+    per_example: pd.DataFrame          # model, method, metric, image, value
+    table: pd.DataFrame                # model, method, metric, mean, ci_low, ci_high, n
+    images: torch.Tensor               # the images shown in figures
+    labels: torch.Tensor | None
+    maps: dict[tuple[str, str], torch.Tensor]  # (model, method) -> attributions of ``images``
+    predictions: dict[str, torch.Tensor]       # model -> predicted class of ``images``
+    accuracy: dict[str, float]                 # model -> accuracy on the compared images (when labels exist)
+    class_names: Sequence[str] | None = None
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def models(self) -> list[str]:
+        return list(dict.fromkeys(self.table["model"]))
+
+    @property
+    def methods(self) -> list[str]:
+        return list(dict.fromkeys(self.table["method"]))
+
+    def means(self) -> pd.DataFrame:
+        """Wide numeric table: one row per (model, method), one column per metric (means)."""
+        wide = self.table.pivot_table(index=["model", "method"], columns="metric", values="mean", sort=False)
+        return wide[[m for m in METRICS if m in wide.columns]]
+
+    def summary(self, digits: int = 3) -> pd.DataFrame:
+        """Wide text table, each cell "mean ± half-width of the 95% interval"."""
+        t = self.table.copy()
+        t["cell"] = [f"{m:.{digits}f} ± {(hi - lo) / 2:.{digits}f}" if pd.notna(hi) else f"{m:.{digits}f}"
+                     for m, lo, hi in zip(t["mean"], t["ci_low"], t["ci_high"])]
+        wide = t.pivot(index=["model", "method"], columns="metric", values="cell")
+        order = pd.MultiIndex.from_tuples(list(dict.fromkeys(zip(t["model"], t["method"]))), names=["model", "method"])
+        return wide.reindex(order)[[m for m in METRICS if m in wide.columns]]
+
+    def differences(self, reference: str | None = None) -> pd.DataFrame:
+        """Paired per-image differences of every model from ``reference`` (default: the first model)."""
+        return paired_differences(self.per_example, reference or self.models[0])
+
+    def grid_figure(self, methods: Sequence[str] | None = None, models: Sequence[str] | None = None):
+        """Images × (model, method) heatmaps (see :func:`optimist.interpretability.figures.saliency_grid`)."""
+        from optimist.interpretability.figures import saliency_grid
+
+        return saliency_grid(self, methods=methods, models=models)
+
+    def epsilon_figure(self, epsilons: Mapping[str, tuple[str | None, float]], metrics: Sequence[str] | None = None,
+                       methods: Sequence[str] | None = None):
+        """Metric versus training epsilon (see :func:`optimist.interpretability.figures.metric_vs_epsilon`)."""
+        from optimist.interpretability.figures import metric_vs_epsilon
+
+        return metric_vs_epsilon(self, epsilons, metrics=metrics, methods=methods)
+
+
+def _as_tensors(data) -> tuple[torch.Tensor, torch.Tensor | None, Sequence[str] | None]:
+    if hasattr(data, "images") and hasattr(data, "targets"):
+        info = getattr(data, "info", None)
+        return data.images, data.targets, getattr(info, "class_names", None)
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return data[0], torch.as_tensor(data[1]), None
+    if isinstance(data, torch.Tensor):
+        return data, None, None
+    raise ValueError("data must be an ImageTensorDataset, an (images, labels) pair or an image tensor, "
+                     f"got {type(data).__name__}")
+
+
+def _figure_indices(labels: torch.Tensor | None, n: int, k: int) -> torch.Tensor:
+    """Up to ``k`` indices among the first ``n``: one image per class first, in class order, then the rest."""
+    if labels is None:
+        return torch.arange(min(k, n))
+    labels = labels[:n]
+    firsts = [int((labels == c).nonzero()[0]) for c in labels.unique().tolist()]
+    rest = [i for i in range(n) if i not in firsts]
+    return torch.tensor((firsts + rest)[:k], dtype=torch.long)
+
+
+def compare(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFAULT_METHODS,
+            metrics: Sequence[str] = tuple(METRICS), *, n: int = 128, target: str = "predicted",
+            random_baseline: bool = True, steps: int = 20, deletion_baseline="black", insertion_baseline="blur",
+            order: str = "signed", infidelity_sigma: float = 0.1, infidelity_samples: int = 8,
+            sensitivity_n: int = 16, sensitivity_samples: int = 4, sensitivity_radius: float = 0.02,
+            method_options: Mapping[str, dict] | None = None, n_figure: int = 6, batch_size: int = 256,
+            seed: int = 0, progress: bool = True) -> Comparison:
+    """Score every (model, method) on the first ``n`` images of ``data`` with every metric.
+
+    ``models`` maps a display name to a classifier taking [0, 1] images. Each model explains its own
+    predicted class (``target="predicted"``) or the true label (``target="label"``). A "random" method
+    (Gaussian noise maps) is added unless ``random_baseline=False``, so every metric shows what a map
+    without signal scores. Deletion/insertion use ``steps`` steps; infidelity ``infidelity_samples``
+    Gaussian perturbations of std ``infidelity_sigma``; sensitivity the first ``sensitivity_n`` images
+    and ``sensitivity_samples`` perturbations in an L∞ ball of ``sensitivity_radius``.
+    ``method_options`` passes captum options per method, e.g. ``{"integrated-gradients": {"n_steps": 64}}``.
+    """
+    if not models:
+        raise ValueError("models is empty; pass e.g. {'standard': model_a, 'robust': model_b}")
+    methods = [check_method(m) for m in methods]
+    bad = [m for m in metrics if m not in METRICS]
+    if bad:
+        raise ValueError(f"unknown metric(s) {bad}; choose from {', '.join(METRICS)}")
+    if target not in ("predicted", "label"):
+        raise ValueError(f"target must be 'predicted' or 'label', got {target!r}")
+    x_all, y_all, class_names = _as_tensors(data)
+    x = x_all[:n].float()
+    y = None if y_all is None else y_all[:n].long()
+    if target == "label" and y is None:
+        raise ValueError("target='label' needs labels: pass a dataset or an (images, labels) pair")
+    method_options = dict(method_options or {})
+    all_methods = methods + ([RANDOM] if random_baseline else [])
+    fig_idx = _figure_indices(y, len(x), n_figure)
+    k_sens = min(sensitivity_n, len(x))
+
+    rows: list[pd.DataFrame] = []
+    maps: dict[tuple[str, str], torch.Tensor] = {}
+    predictions: dict[str, torch.Tensor] = {}
+    accuracy: dict[str, float] = {}
+    bar = tqdm(total=len(models) * len(all_methods), desc="saliency metrics", disable=not progress)
+    for name, model in models.items():
+        model.eval()
+        pred = predicted_class(model, x)
+        predictions[name] = pred[fig_idx]
+        if y is not None:
+            accuracy[name] = float((pred == y).float().mean())
+        t = pred if target == "predicted" else y
+        change = None
+        if "infidelity" in metrics:
+            change = output_change(model, x, t, infidelity_sigma, infidelity_samples, seed)
+        for method in all_methods:
+            bar.set_postfix_str(f"{name} / {method}")
+            options = method_options.get(method, {})
+            a = (random_attribution(x, seed) if method == RANDOM
+                 else attribute(model, x, t, method, batch_size=batch_size, **options))
+            maps[(name, method)] = a[fig_idx]
+            scores: dict[str, torch.Tensor] = {}
+            if "alignment" in metrics:
+                scores["alignment"] = alignment(x, a)
+            if "cosine" in metrics:
+                scores["cosine"] = cosine_alignment(x, a)
+            if "deletion" in metrics:
+                scores["deletion"] = deletion_auc(model, x, a, t, steps, deletion_baseline, order, batch_size * 4, seed)
+            if "insertion" in metrics:
+                scores["insertion"] = insertion_auc(model, x, a, t, steps, insertion_baseline, order, batch_size * 4,
+                                                    seed)
+            if "infidelity" in metrics:
+                scores["infidelity"] = relative_infidelity(model, x, a, t, infidelity_sigma, infidelity_samples, seed,
+                                                           change=change)
+            if "sensitivity" in metrics and k_sens > 0:
+                torch.manual_seed(seed)
+                explain = explanation_function(model, method, **options)
+                scores["sensitivity"] = max_sensitivity(explain, x[:k_sens], t[:k_sens], sensitivity_radius,
+                                                        sensitivity_samples)
+            if "gini" in metrics:
+                scores["gini"] = gini(a)
+            for metric, v in scores.items():
+                v = v.detach().cpu().double()
+                rows.append(pd.DataFrame({"model": name, "method": method, "metric": metric,
+                                          "image": range(len(v)), "value": v.numpy()}))
+            bar.update()
+    bar.close()
+    per_example = pd.concat(rows, ignore_index=True)
+    table = summarise(per_example)
+    settings = {"n": len(x), "target": target, "methods": methods, "random_baseline": random_baseline,
+                "metrics": list(metrics), "steps": steps, "deletion_baseline": str(deletion_baseline),
+                "insertion_baseline": str(insertion_baseline), "order": order,
+                "infidelity_sigma": infidelity_sigma, "infidelity_samples": infidelity_samples,
+                "sensitivity_n": k_sens, "sensitivity_samples": sensitivity_samples,
+                "sensitivity_radius": sensitivity_radius, "method_options": method_options, "seed": seed}
+    return Comparison(per_example, table, x[fig_idx], None if y is None else y[fig_idx], maps, predictions,
+                      accuracy, class_names, settings)

@@ -1,0 +1,104 @@
+"""Figures of a :class:`~optimist.interpretability.compare.Comparison`: saliency grids and metric-vs-epsilon."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from optimist.interpretability.attributions import RANDOM
+
+NORM_LABEL = {"linf": "L∞", "l2": "L2", "l1": "L1"}
+
+
+def _heat(a: torch.Tensor) -> tuple[np.ndarray, float]:
+    """A (H, W) signed map (channels summed) and a symmetric colour limit at its 99.5th |percentile|."""
+    m = a.sum(0).cpu().numpy()
+    lim = float(np.percentile(np.abs(m), 99.5)) or 1.0
+    return m, lim
+
+
+def saliency_grid(comparison, methods: Sequence[str] | None = None, models: Sequence[str] | None = None,
+                  cell: float = 1.05):
+    """Rows of images; columns: the image, then one signed heatmap per (model, method).
+
+    Red is evidence for the explained class, blue against it; each map is scaled to its own 99.5th
+    percentile of |value| so that the pattern, not the scale, is compared.
+    """
+    import matplotlib.pyplot as plt
+
+    methods = list(methods or comparison.methods)
+    models = list(models or comparison.models)
+    cols = [(mo, me) for mo in models for me in methods if (mo, me) in comparison.maps]
+    if not cols:
+        raise ValueError(f"no maps for models {models} and methods {methods}")
+    n = len(comparison.images)
+    fig, axes = plt.subplots(n, len(cols) + 1, figsize=(cell * (len(cols) + 1), cell * n + 0.5), squeeze=False)
+    names = comparison.class_names
+    for i in range(n):
+        img = comparison.images[i]
+        ax = axes[i][0]
+        ax.imshow(img.permute(1, 2, 0).squeeze(-1).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+        if comparison.labels is not None:
+            lab = int(comparison.labels[i])
+            ax.set_ylabel(names[lab] if names else str(lab), fontsize=7)
+        for j, (mo, me) in enumerate(cols, start=1):
+            m, lim = _heat(comparison.maps[(mo, me)][i])
+            axes[i][j].imshow(m, cmap="bwr", vmin=-lim, vmax=lim)
+    for i in range(n):
+        for ax in axes[i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    axes[0][0].set_title("image", fontsize=7)
+    for j, (mo, me) in enumerate(cols, start=1):
+        axes[0][j].set_title(mo if len(methods) == 1 else f"{mo}\n{me}", fontsize=7)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+def metric_vs_epsilon(comparison, epsilons: Mapping[str, tuple[str | None, float]],
+                      metrics: Sequence[str] | None = None, methods: Sequence[str] | None = None):
+    """One panel per (norm, metric): each method's mean and 95% interval against the training epsilon.
+
+    ``epsilons`` maps a model name of the comparison to ``(norm, eps)``; the standard model is
+    ``(None, 0.0)`` and starts every norm's curve. The random baseline is the dashed grey line.
+    """
+    import matplotlib.pyplot as plt
+
+    from optimist.interpretability.compare import DIRECTION, METRICS
+
+    t = comparison.table
+    metrics = [m for m in (metrics or METRICS) if m in set(t["metric"])]
+    methods = list(methods or comparison.methods)
+    known = {k: v for k, v in epsilons.items() if k in set(t["model"])}
+    norms = sorted({nm for nm, _ in known.values() if nm is not None}) or [None]
+    panels = [(norm, metric) for norm in norms for metric in metrics]
+    ncols = min(4, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.7 * ncols, 2.3 * nrows), squeeze=False)
+    flat = axes.flatten()
+    handles = None
+    for ax, (norm, metric) in zip(flat, panels):
+        ladder = sorted((eps, name) for name, (nm, eps) in known.items() if nm in (norm, None))
+        xs = [eps for eps, _ in ladder]
+        for method in methods:
+            rows = [t[(t["model"] == name) & (t["method"] == method) & (t["metric"] == metric)] for _, name in ladder]
+            if any(len(row) == 0 for row in rows):
+                continue
+            mean, lo, hi = (np.array([float(r[col].iloc[0]) for r in rows]) for col in ("mean", "ci_low", "ci_high"))
+            style = dict(color="0.5", linestyle="--") if method == RANDOM else dict(marker="o", markersize=3)
+            (line,) = ax.plot(xs, mean, label=method, **style)
+            ax.fill_between(xs, lo, hi, alpha=0.12, color=line.get_color(), linewidth=0)
+        arrow = {1: " (higher better)", -1: " (lower better)", 0: ""}[DIRECTION[metric]]
+        ax.set_title(metric + arrow, fontsize=8)
+        ax.set_xlabel(f"training ε ({NORM_LABEL.get(norm, norm) if norm else 'none'})", fontsize=7)
+        ax.tick_params(labelsize=7)
+        handles = ax.get_legend_handles_labels()
+    for ax in flat[len(panels):]:
+        ax.axis("off")
+    if handles:
+        (flat[-1] if len(flat) > len(panels) else flat[0]).legend(*handles, fontsize=7, loc="center" if len(flat) >
+                                                                    len(panels) else "best")
+    fig.tight_layout()
+    return fig
