@@ -26,6 +26,7 @@ METHODS: dict[str, str] = {
     "guided-backprop": "GuidedBackprop: only positive gradients pass back through each ReLU (Springenberg et al. 2015)",
 }
 RANDOM = "random"
+_RANDOM_SEED_OFFSET = 982_451_653
 
 #: Defaults per method; any of them can be overridden through ``attribute(..., **options)``.
 DEFAULT_OPTIONS: dict[str, dict] = {
@@ -107,8 +108,12 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | No
 
 
 def random_attribution(x: torch.Tensor, seed: int | None = 0) -> torch.Tensor:
-    """The "no signal" baseline: i.i.d. standard normal values with ``x``'s shape (seeded)."""
-    g = None if seed is None else torch.Generator(device="cpu").manual_seed(seed)
+    """The "no signal" baseline: i.i.d. standard normal values with ``x``'s shape (seeded).
+
+    The seed is offset so that the noise is not the same stream as ``torch.rand`` images drawn with
+    the same seed (which would correlate the "random" map with the image).
+    """
+    g = None if seed is None else torch.Generator(device="cpu").manual_seed(_RANDOM_SEED_OFFSET + seed)
     return torch.randn(x.shape, generator=g).to(x.device)
 
 

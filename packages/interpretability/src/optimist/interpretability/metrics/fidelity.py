@@ -24,6 +24,12 @@ from torch import nn
 from optimist.core.attacks import frozen
 
 
+def _batch(x: torch.Tensor, n_perturb_samples: int, requested: int | None) -> int:
+    """captum wants ``len(x) <= max_examples_per_batch <= len(x) * n_perturb_samples`` (None: all at once)."""
+    full = len(x) * n_perturb_samples
+    return full if requested is None else min(max(requested, len(x)), full)
+
+
 def gaussian_perturbation(sigma: float = 0.1, seed: int = 0) -> Callable:
     """A captum ``perturb_func``: returns ``(I, x − I)`` with Gaussian I, clipped to keep x − I in [0, 1].
 
@@ -43,6 +49,7 @@ def gaussian_perturbation(sigma: float = 0.1, seed: int = 0) -> Callable:
 def output_change(model: nn.Module, x: torch.Tensor, target: torch.Tensor, sigma: float = 0.1,
                   n_perturb_samples: int = 16, seed: int = 0, max_examples_per_batch: int = 1024) -> torch.Tensor:
     """Per-example E_I[(f(x) − f(x − I))²] under :func:`gaussian_perturbation` (infidelity of a zero map)."""
+    max_examples_per_batch = _batch(x, n_perturb_samples, max_examples_per_batch)
     with frozen(model):
         return infidelity(model, gaussian_perturbation(sigma, seed), x, torch.zeros_like(x), target=target,
                           n_perturb_samples=n_perturb_samples, max_examples_per_batch=max_examples_per_batch,
@@ -61,6 +68,7 @@ def relative_infidelity(model: nn.Module, x: torch.Tensor, attributions: torch.T
     """
     if x.shape != attributions.shape:
         raise ValueError(f"images {tuple(x.shape)} and attributions {tuple(attributions.shape)} differ in shape")
+    max_examples_per_batch = _batch(x, n_perturb_samples, max_examples_per_batch)
     with frozen(model):
         infd = infidelity(model, gaussian_perturbation(sigma, seed), x, attributions, target=target,
                           n_perturb_samples=n_perturb_samples, max_examples_per_batch=max_examples_per_batch,
@@ -76,4 +84,5 @@ def max_sensitivity(explain: Callable[..., torch.Tensor], x: torch.Tensor, targe
     """Per-example captum ``sensitivity_max`` of ``explain(inputs, target=...)`` within an L∞ ball of
     ``radius`` (captum's uniform perturbation), relative to the unperturbed map's Frobenius norm."""
     return sensitivity_max(explain, x, perturb_radius=radius, n_perturb_samples=n_perturb_samples,
-                           max_examples_per_batch=max_examples_per_batch, target=target)
+                           max_examples_per_batch=_batch(x, n_perturb_samples, max_examples_per_batch),
+                           target=target)

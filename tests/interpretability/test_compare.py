@@ -1,0 +1,77 @@
+"""compare(): the table, the random baseline, the figures; and the robust-versus-standard claim."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from optimist.core.models import build_model  # noqa: E402
+from optimist.interpretability import METRICS, RANDOM, compare, gradient_alignment  # noqa: E402
+
+TINY = dict(n=6, steps=4, infidelity_samples=2, sensitivity_n=3, sensitivity_samples=2, n_figure=2,
+            method_options={"integrated-gradients": {"n_steps": 4}, "smoothgrad": {"nt_samples": 2}}, progress=False)
+
+
+@pytest.fixture(scope="module")
+def two_models():
+    torch.manual_seed(0)
+    return {"a": build_model("small-cnn").eval(), "b": build_model("small-cnn").eval()}
+
+
+@pytest.fixture(scope="module")
+def data():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(8, 1, 28, 28, generator=g), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+
+
+def test_compare_table_and_figures(two_models, data):
+    cmp = compare(two_models, data, ["gradient", "smoothgrad"], **TINY)
+    t = cmp.table
+    assert set(t["model"]) == {"a", "b"} and set(t["method"]) == {"gradient", "smoothgrad", RANDOM}
+    assert set(t["metric"]) == set(METRICS)
+    assert len(t) == 2 * 3 * len(METRICS)
+    assert (t["n"] == t["metric"].map(lambda m: 3 if m == "sensitivity" else 6)).all()
+    assert ((t["ci_low"] <= t["mean"]) & (t["mean"] <= t["ci_high"])).all()
+    assert cmp.summary().shape == (6, len(METRICS)) and "±" in cmp.summary().iloc[0, 0]
+    assert cmp.means().loc[("a", RANDOM), "cosine"] < 0.2
+    d = cmp.differences("a")
+    assert set(d["model"]) == {"b"} and len(d) == 3 * len(METRICS)
+    assert cmp.images.shape == (2, 1, 28, 28) and cmp.maps[("b", "smoothgrad")].shape == (2, 1, 28, 28)
+    assert cmp.accuracy.keys() == {"a", "b"}
+    fig = cmp.grid_figure()
+    assert len(fig.axes) == 2 * (1 + 2 * 3)
+    fig = cmp.epsilon_figure({"a": (None, 0.0), "b": ("linf", 0.1)}, metrics=["alignment", "deletion"])
+    assert len(fig.axes) == 2
+
+
+def test_compare_label_target_and_random_is_shared(two_models, data):
+    cmp = compare(two_models, data, ["gradient"], metrics=["alignment", "gini"], target="label", **TINY)
+    pe = cmp.per_example
+    ra = pe[(pe["method"] == RANDOM) & (pe["metric"] == "gini")]
+    # the same noise map for every model: the model-free metrics agree exactly
+    assert ra[ra["model"] == "a"]["value"].tolist() == ra[ra["model"] == "b"]["value"].tolist()
+
+
+def test_compare_bad_input(two_models, data):
+    with pytest.raises(ValueError, match="integrated-gradients"):
+        compare(two_models, data, ["occlusion"], **TINY)
+    with pytest.raises(ValueError, match="unknown metric"):
+        compare(two_models, data, metrics=["roar"], **TINY)
+    with pytest.raises(ValueError, match="empty"):
+        compare({}, data, **TINY)
+    with pytest.raises(ValueError, match="needs labels"):
+        compare(two_models, data[0], target="label", **TINY)
+
+
+def test_robust_gradients_are_more_aligned(small_pair, fmnist_test):
+    """The claim on the zoo's small pair: the robust model's logit gradient points along the image."""
+    x = fmnist_test.images[:64]
+    std = gradient_alignment(small_pair["standard"], x)
+    rob = gradient_alignment(small_pair["robust"], x)
+    assert rob["mean_alignment"] > 1.5 * std["mean_alignment"]
+    assert rob["mean_cosine"] > std["mean_cosine"] + 0.05
+    assert (rob["cosine"] > std["cosine"]).float().mean() > 0.75  # image by image, not only on average
