@@ -1,0 +1,88 @@
+"""PGD throughput: Optimist vs torchattacks on the same model, data and settings (images per second).
+
+Prints a table and writes results/attack_throughput.{csv,json}. The comparison only counts if attack
+strength is equal: the robust accuracy under each implementation is reported beside its speed.
+
+    python benchmarks/attack_throughput.py [--repeats 5] [--steps 10] [--batch 256] [--skip-resnet]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+import torch
+from timing import interleaved, median, save
+
+from optimist.core.attacks import Threat, pgd
+from optimist.core.data import load_dataset
+from optimist.core.models import build_model
+
+
+def _accuracy(model, x, y) -> float:
+    with torch.no_grad():
+        return (model(x).argmax(1) == y).float().mean().item()
+
+
+def _models(skip_resnet: bool):
+    from optimist.core import zoo
+
+    out = []
+    name = "fashion-mnist/small-cnn/linf-0.1"
+    model = zoo.get(name) if zoo.is_cached(name) else None
+    if model is None:
+        print(f"{name} is not cached: using a random-weight small-cnn (run `optimist zoo get {name}` first)")
+        model = build_model("small-cnn", 10, 1, 28).eval()
+    test = load_dataset("fashion-mnist", "test")
+    out.append(("small-cnn (zoo, Fashion-MNIST)", model, test.images, test.targets))
+    if not skip_resnet:
+        torch.manual_seed(0)
+        rn = build_model("resnet18", 10, 3, 32).eval()
+        x = torch.rand(1024, 3, 32, 32)
+        with torch.no_grad():
+            y = rn(x).argmax(1)
+        out.append(("resnet18 (random weights, 32x32)", rn, x, y))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--steps", type=int, default=10)
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--skip-resnet", action="store_true")
+    args = p.parse_args()
+    import torchattacks
+
+    rows = []
+    for label, model, xs, ys in _models(args.skip_resnet):
+        x, y = xs[: args.batch], ys[: args.batch]
+        for norm, eps, cls in (("linf", 0.1 if x.shape[1] == 1 else 8 / 255, torchattacks.PGD),
+                               ("l2", 1.5 if x.shape[1] == 1 else 0.5, torchattacks.PGDL2)):
+            alpha = 2.5 * eps / args.steps
+            threat = Threat(norm, eps)
+            ta = cls(model, eps=eps, alpha=alpha, steps=args.steps, random_start=True)
+            outs = {}
+            cases = {
+                "torchattacks": lambda: outs.__setitem__("torchattacks", ta(x, y)),
+                "optimist": lambda: outs.__setitem__("optimist", pgd(model, x, y, threat, steps=args.steps,
+                                                                     step_size=alpha)),
+                "optimist (early stop)": lambda: outs.__setitem__(
+                    "optimist (early stop)", pgd(model, x, y, threat, steps=args.steps, step_size=alpha,
+                                                 early_stop=True)),
+            }
+            times = interleaved(cases, args.repeats)
+            ref = median(times["torchattacks"])
+            for impl, ts in times.items():
+                rows.append({"model": label, "threat": str(threat), "impl": impl, "steps": args.steps,
+                             "batch": len(y), "images_per_s": len(y) / median(ts),
+                             "speedup_vs_torchattacks": ref / median(ts),
+                             "robust_acc": _accuracy(model, outs[impl], y)})
+            print(pd.DataFrame(rows[-3:]).to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
+    df = pd.DataFrame(rows)
+    print("\n" + df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\nwritten to {save('attack_throughput', df, vars(args))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Judging generated images with an independent evaluator (a classifier that never generated anything).
+
+Per run: the evaluator's accuracy on the images (do they show their class to another model?), the Fréchet
+distance in the evaluator's feature space to real test images of the same classes, the per-class diversity
+of those features, and, where a ground truth exists, its MSE and SSIM. :func:`compare` lays several
+generator models run from the same seeds side by side, with the seeds themselves and real images as
+reference rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+from torch import nn
+
+from optimist.core.attacks.checks import check_images
+from optimist.generation.metrics import PCAProjection, class_diversity, frechet_distance, mse, ssim
+from optimist.generation.result import TaskResult
+from optimist.generation.tasks.engine import evaluating, model_device
+
+PCA_DIM = 16
+REFERENCE_PER_IMAGE = 10
+
+
+class Evaluator:
+    """A classifier used only to judge images: predictions and penultimate features, computed in batches."""
+
+    def __init__(self, model: nn.Module, name: str = "evaluator"):
+        if not hasattr(model, "features") or not hasattr(model, "head"):
+            raise ValueError("the evaluator must be an Optimist Classifier (features(x) and head)")
+        self.model = model
+        self.name = name
+
+    def check_independent(self, generator: nn.Module) -> None:
+        """Raise if ``generator`` is (or shares weights with) the evaluator: a model cannot judge itself."""
+        if generator is self.model:
+            raise ValueError(f"the evaluator {self.name!r} is the generating model; use an independent classifier")
+        ours = {p.data_ptr() for p in self.model.parameters()}
+        if any(p.data_ptr() in ours for p in generator.parameters()):
+            raise ValueError(f"the generating model shares weights with the evaluator {self.name!r}")
+
+    @torch.no_grad()
+    def _run(self, x: torch.Tensor, batch: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+        check_images(x, "images")
+        device = model_device(self.model)
+        feats, preds = [], []
+        with evaluating(self.model):
+            for lo in range(0, x.shape[0], batch):
+                f = self.model.features(x[lo:lo + batch].to(device))
+                feats.append(f.cpu())
+                preds.append(self.model.head(f).argmax(1).cpu())
+        return torch.cat(feats), torch.cat(preds)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x)[0]
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        return self._run(x)[1]
+
+
+class RealReference:
+    """Real images (kept apart from the tasks' inputs) and their evaluator features: the target distribution.
+
+    The PCA projection used by every Fréchet distance is fitted here, once, on these real features.
+    """
+
+    def __init__(self, evaluator: Evaluator, images: torch.Tensor, labels: torch.Tensor, pca_dim: int = PCA_DIM):
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise ValueError(f"labels must be 1-D with one entry per image, got {tuple(labels.shape)}")
+        self.evaluator = evaluator
+        self.images = images
+        self.labels = labels.long()
+        self.features = evaluator.features(images)
+        self.projection = PCAProjection.fit(self.features.numpy(), pca_dim)
+
+    def sample_like(self, targets: torch.Tensor, per_image: int = REFERENCE_PER_IMAGE, seed: int = 0,
+                    exclude: torch.Tensor | None = None) -> torch.Tensor:
+        """Indices of ``per_image`` real images per entry of ``targets``, same classes (without replacement
+        while a class has enough images). ``exclude`` holds indices not to draw."""
+        g = torch.Generator().manual_seed(seed)
+        out = []
+        banned = torch.zeros(len(self.labels), dtype=torch.bool)
+        if exclude is not None:
+            banned[exclude] = True
+        for k in targets.unique().tolist():
+            need = int((targets == k).sum()) * per_image
+            pool = ((self.labels == k) & ~banned).nonzero().flatten()
+            if len(pool) == 0:
+                raise ValueError(f"the real reference has no images of class {k}")
+            if len(pool) >= need:
+                out.append(pool[torch.randperm(len(pool), generator=g)[:need]])
+            else:
+                out.append(pool[torch.randint(len(pool), (need,), generator=g)])
+        return torch.cat(out)
+
+    def frechet(self, features: torch.Tensor, targets: torch.Tensor, seed: int = 0) -> float:
+        """FD (in the PCA space) between ``features`` and real features of the same class mix."""
+        idx = self.sample_like(targets, seed=seed)
+        proj = self.projection
+        return frechet_distance(proj(features.numpy()), proj(self.features[idx].numpy()))
+
+
+def quality(images: torch.Tensor, targets: torch.Tensor | None, reference: RealReference,
+            ground_truth: torch.Tensor | None = None, seed: int = 0) -> dict:
+    """Evaluator accuracy, Fréchet distance, per-class diversity and (with a ground truth) MSE and SSIM."""
+    feats, preds = reference.evaluator._run(images)
+    row = {"n": images.shape[0]}
+    if targets is not None and len(targets) >= 2:
+        row["evaluator accuracy"] = (preds == targets).float().mean().item()
+        row["frechet"] = reference.frechet(feats, targets, seed=seed)
+        row["diversity"] = class_diversity(feats, targets)
+    if ground_truth is not None:
+        row["mse"] = mse(images, ground_truth).mean().item()
+        row["ssim"] = ssim(images, ground_truth).mean().item()
+    return row
+
+
+def real_floor(targets: torch.Tensor, reference: RealReference, seed: int = 0) -> dict:
+    """The same measures for ``len(targets)`` real images of the same classes, disjoint from the FD sample.
+
+    Fréchet distance from few samples is biased upward; this row is the value a perfect generator would get.
+    """
+    fd_idx = reference.sample_like(targets, seed=seed)
+    own = reference.sample_like(targets, per_image=1, seed=seed + 1, exclude=fd_idx)
+    feats = reference.features[own]
+    labels = reference.labels[own]
+    proj = reference.projection
+    with torch.no_grad():
+        preds = reference.evaluator.model.head(feats.to(model_device(reference.evaluator.model))).argmax(1).cpu()
+    return {"n": len(own), "evaluator accuracy": (preds == labels).float().mean().item(),
+            "frechet": frechet_distance(proj(feats.numpy()), proj(reference.features[fd_idx].numpy())),
+            "diversity": class_diversity(feats, labels)}
+
+
+def compare(results: dict[str, TaskResult], reference: RealReference, seed: int = 0,
+            include_seed: bool = True, include_real: bool = True) -> pd.DataFrame:
+    """One row per generator model (plus the shared seeds and real images) for one task run on the same seeds."""
+    if not results:
+        raise ValueError("results is empty: pass {model name: TaskResult}")
+    first = next(iter(results.values()))
+    for name, r in results.items():
+        if r.task != first.task or not torch.equal(r.seeds, first.seeds):
+            raise ValueError(f"result {name!r} was not run on the same task and seeds as the others; "
+                             "compare models from identical seeds")
+    rows = []
+    if include_seed:
+        rows.append({"task": first.task, "generator": "seed (no PGD)",
+                     **quality(first.seeds, first.targets, reference, first.reference, seed)})
+    for name, r in results.items():
+        row = {"task": r.task, "generator": name, **quality(r.images, r.targets, reference, r.reference, seed)}
+        row["objective"] = r.objective.mean().item()
+        row["seed objective"] = r.seed_objective.mean().item()
+        row["L2 moved"] = r.distance.mean().item()
+        rows.append(row)
+    if include_real and first.targets is not None and len(first.targets) >= 2:
+        rows.append({"task": first.task, "generator": "real images", **real_floor(first.targets, reference, seed)})
+    return pd.DataFrame(rows)
+
+
+def improvement_summary(table: pd.DataFrame, robust: str, standard: str) -> pd.DataFrame:
+    """Per task: robust minus standard evaluator accuracy and standard minus robust FD (positive = robust better)."""
+    out = []
+    for task, t in table.groupby("task", sort=False):
+        r = t[t.generator == robust]
+        s = t[t.generator == standard]
+        if r.empty or s.empty:
+            continue
+        row = {"task": task}
+        for col, sign in (("evaluator accuracy", 1), ("frechet", -1), ("ssim", 1), ("mse", -1)):
+            if col in t and not (math.isnan(r[col].iloc[0]) or math.isnan(s[col].iloc[0])):
+                row[f"{col} gain"] = sign * (r[col].iloc[0] - s[col].iloc[0])
+        out.append(row)
+    return pd.DataFrame(out).set_index("task") if out else pd.DataFrame()
+
+
+__all__ = ["Evaluator", "RealReference", "compare", "improvement_summary", "quality", "real_floor"]

@@ -1,0 +1,44 @@
+"""Representation inversion (Engstrom et al. 2019): find x' whose penultimate representation matches x's.
+
+The objective ||R(x') - R(x)|| / ||R(x)|| is minimised from noise (0.5 + N(0, 1)/20 by default) or from
+another image, with an effectively unbounded L2 budget. For a robust model the inversion resembles x.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from optimist.core.attacks.checks import check_images
+from optimist.generation.budgets import INVERSION, Budget
+from optimist.generation.objectives import feature_distance, representation
+from optimist.generation.result import TaskResult
+from optimist.generation.tasks.engine import check_labels, evaluating, model_device, run_task
+
+
+def noise_seeds(n: int, shape: tuple[int, int, int] = (1, 28, 28), mean: float = 0.5, std: float = 0.05,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """``mean + std * N(0, 1)`` images, clipped to [0, 1] (Engstrom et al. use 0.5 + N(0, 1)/20)."""
+    if n < 0 or std < 0:
+        raise ValueError(f"n and std must be non-negative, got n={n}, std={std}")
+    return (mean + std * torch.randn(n, *shape, generator=generator)).clamp(0, 1)
+
+
+def invert(model: nn.Module, targets: torch.Tensor, seeds: torch.Tensor | None = None, budget: Budget = INVERSION,
+           labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> TaskResult:
+    """Match the representation of each image in ``targets`` starting from ``seeds`` (default: noise).
+
+    ``labels`` (the target images' classes, if known) become the result's ``targets`` so an evaluator can
+    check the inversions; the target images are its ``reference``.
+    """
+    check_images(targets, "targets")
+    n = targets.shape[0]
+    if seeds is None:
+        seeds = noise_seeds(n, tuple(targets.shape[1:]), generator=generator)
+    if seeds.shape != targets.shape:
+        raise ValueError(f"seeds must have the targets' shape {tuple(targets.shape)}, got {tuple(seeds.shape)}")
+    if labels is not None:
+        labels = check_labels(labels, n, getattr(model, "num_classes", None))
+    with evaluating(model), torch.no_grad():
+        goal = representation(model, targets.to(model_device(model))).cpu()
+    return run_task(model, "inversion", seeds, goal, feature_distance, budget, targets=labels, reference=targets)

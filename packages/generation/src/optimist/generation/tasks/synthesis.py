@@ -1,0 +1,21 @@
+"""Class-conditional generation (Santurkar et al. 2019): targeted L2 PGD toward class y from a class seed."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from optimist.generation.budgets import GENERATION, Budget
+from optimist.generation.objectives import class_loss
+from optimist.generation.result import TaskResult
+from optimist.generation.tasks.engine import check_labels, run_task
+
+
+def generate(model: nn.Module, seeds: torch.Tensor, targets: torch.Tensor, budget: Budget = GENERATION) -> TaskResult:
+    """Push each seed toward its target class by minimising the model's cross-entropy within ``budget``.
+
+    ``seeds`` are usually draws of :class:`~optimist.generation.seeds.ClassGaussian` for ``targets``;
+    pass the same seeds to every model to compare them.
+    """
+    targets = check_labels(targets, seeds.shape[0], getattr(model, "num_classes", None), "targets")
+    return run_task(model, "class-generation", seeds, targets, class_loss, budget, targets=targets)

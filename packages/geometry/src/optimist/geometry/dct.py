@@ -1,0 +1,58 @@
+"""The orthonormal 2-D DCT-II basis and its diagonal frequency blocks ("Hold me tight!", Ortiz-Jimenez et al. 2020).
+
+A block is the span of the ``block x block`` 2-D DCT basis images whose frequency pair ``(k1, k2)`` lies in
+``[start, start + block)^2``. Sliding the block along the diagonal of the frequency plane goes from the lowest
+(start 0, the DC component included) to the highest frequencies; at 28x28 with 8x8 blocks and stride 1 there are
+21 blocks. Margins restricted to each block tell which frequencies a network is sensitive or invariant to.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.fft import dct
+
+
+def dct_matrix(n: int) -> np.ndarray:
+    """The (n, n) orthonormal DCT-II matrix: row ``k`` is the frequency-``k`` cosine, ``C @ C.T == I``."""
+    if n < 1:
+        raise ValueError(f"DCT size must be positive, got {n}")
+    # column j is the transform of the unit vector e_j, so C @ signal == dct(signal, norm="ortho")
+    return dct(np.eye(n), norm="ortho", axis=0)
+
+
+def block_starts(image_size: int, block: int = 8, stride: int = 1) -> list[int]:
+    """Start frequencies of the diagonal blocks, lowest first; the last (highest) block is always included."""
+    if image_size < 1:
+        raise ValueError(f"image_size must be positive, got {image_size}")
+    if not 1 <= block <= image_size:
+        raise ValueError(f"block must be in [1, image_size={image_size}], got {block}")
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    starts = list(range(0, image_size - block + 1, stride))
+    if starts[-1] != image_size - block:
+        starts.append(image_size - block)
+    return starts
+
+
+def dct_block_basis(image_size: int, start: int, block: int = 8, channels: int = 1,
+                    dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Orthonormal rows spanning the DCT block at ``start`` on the diagonal, shape (channels*block^2, D).
+
+    ``D = channels * image_size^2`` in the (C, H, W) flattening of an image. Row order: channel, then the
+    vertical frequency ``k1``, then the horizontal ``k2``. Each channel gets its own copy of the block, so the
+    subspace holds every colour combination of those frequencies.
+    """
+    if channels < 1:
+        raise ValueError(f"channels must be positive, got {channels}")
+    if not 1 <= block <= image_size or not 0 <= start <= image_size - block:
+        raise ValueError(f"a block of {block} starting at {start} does not fit in {image_size} frequencies")
+    c = dct_matrix(image_size)[start:start + block]  # (block, size)
+    per_channel = np.einsum("ka,lb->klab", c, c).reshape(block * block, image_size * image_size)
+    basis = np.kron(np.eye(channels), per_channel)  # block-diagonal over channels
+    return torch.tensor(basis, dtype=dtype)
+
+
+def block_frequency(start: int, block: int = 8) -> float:
+    """Mean of the block's diagonal frequency index (start + (block - 1) / 2): the x-axis of margin plots."""
+    return start + (block - 1) / 2

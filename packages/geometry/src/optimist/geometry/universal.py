@@ -1,0 +1,111 @@
+"""Universal adversarial perturbations (Moosavi-Dezfooli et al. 2017): one perturbation for a whole dataset.
+
+Pass over the data; wherever ``x + v`` is still classified as ``x`` was, DeepFool (core) finds the minimal extra
+step ``dv`` from ``x + v``; ``v`` moves by ``dv`` and is projected back onto the threat ball
+(``Threat.project``). Stop once the fooling rate on the fitting images reaches the target, or after
+``max_passes``; the perturbation of the pass with the highest fooling rate is kept. With ``batch_size=1`` this is
+the paper's sequential algorithm; a larger batch adds up the DeepFool steps of its images before projecting (the
+sequential updates without re-linearising in between: far fewer, larger batched calls on a CPU). DeepFool runs
+with ``clamp=False`` (the step is geometric, the image box is applied when measuring). The fooling rate is the
+fraction of images whose predicted label changes under ``clamp(x + v, 0, 1)``; report it on held-out images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from optimist.core.attacks import Threat, as_threat, deepfool
+from optimist.core.attacks.checks import check_images
+
+
+@dataclass
+class UniversalResult:
+    """The kept perturbation (1, C, H, W), its threat, and the fooling rate on the fitting images after each pass."""
+
+    perturbation: torch.Tensor
+    threat: Threat
+    history: list[float] = field(default_factory=list)
+
+    @property
+    def passes(self) -> int:
+        return len(self.history)
+
+    @property
+    def fit_fooling_rate(self) -> float:
+        """Fooling rate of the kept perturbation on the fitting images."""
+        return max(self.history) if self.history else 0.0
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+    return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+
+
+def perturb(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Images ``x`` plus one perturbation ``v``, kept in [0, 1]."""
+    return (x + v).clamp(0, 1)
+
+
+def fooling_rate(model: nn.Module, x: torch.Tensor, v: torch.Tensor) -> float:
+    """Fraction of images ``x`` whose predicted label changes when ``v`` is added (clamped to [0, 1])."""
+    check_images(x)
+    if v.shape[-3:] != x.shape[-3:]:
+        raise ValueError(f"perturbation shape {tuple(v.shape)} does not match images {tuple(x.shape)}")
+    if len(x) == 0:
+        raise ValueError("no images to measure a fooling rate on")
+    return float((_predict(model, perturb(x, v)) != _predict(model, x)).float().mean())
+
+
+def universal_perturbation(model: nn.Module, x: torch.Tensor, threat: Threat | str = "linf:0.1",
+                           target_fooling_rate: float = 0.8, max_passes: int = 5, batch_size: int = 16,
+                           deepfool_norm: str | None = None, overshoot: float = 0.02, max_iter: int = 20,
+                           num_candidates: int = 10, seed: int = 0, progress: bool = False) -> UniversalResult:
+    """Fit one perturbation in ``threat``'s ball that changes the prediction on as many of ``x`` as it can.
+
+    Args:
+        x: fitting images (N, C, H, W) in [0, 1]; measure the result on other images with :func:`fooling_rate`.
+        target_fooling_rate: stop once this fraction of ``x`` is fooled (the paper's 1 - delta).
+        max_passes: passes over ``x`` at most; images are visited in a seeded random order each pass.
+        batch_size: images whose DeepFool steps are summed into one update (1: the paper's algorithm).
+        deepfool_norm: norm of the DeepFool steps; defaults to the threat's norm.
+    """
+    check_images(x)
+    threat = as_threat(threat)
+    if threat.unbounded:
+        raise ValueError("a universal perturbation needs a finite budget, e.g. 'linf:0.1' or 'l2:3'")
+    if not 0 < target_fooling_rate <= 1:
+        raise ValueError(f"target_fooling_rate must be in (0, 1], got {target_fooling_rate}")
+    if max_passes < 1 or batch_size < 1:
+        raise ValueError(f"max_passes and batch_size must be >= 1, got {max_passes} and {batch_size}")
+    norm = deepfool_norm or threat.norm
+    gen = torch.Generator().manual_seed(seed)
+    labels = _predict(model, x)
+    v = torch.zeros_like(x[:1])
+    history: list[float] = []
+    bar = tqdm(total=max_passes * len(x), desc=f"universal {threat}", disable=not progress, leave=False)
+    for _ in range(max_passes):
+        order = torch.randperm(len(x), generator=gen).to(x.device)
+        for i in range(0, len(x), batch_size):
+            rows = order[i:i + batch_size]
+            xv = perturb(x[rows], v)
+            with torch.no_grad():
+                keep = model(xv).argmax(1) == labels[rows]
+            bar.update(len(rows))
+            if not keep.any():
+                continue
+            res = deepfool(model, xv[keep], norm=norm, overshoot=overshoot, max_iter=max_iter,
+                           num_candidates=num_candidates, clamp=False)
+            if res.success.any():
+                v = threat.project(v + res.delta[res.success].sum(0, keepdim=True))
+        history.append(float((_predict(model, perturb(x, v)) != labels).float().mean()))
+        if history[-1] >= max(history):
+            best = v.clone()
+        bar.set_postfix(fooling=f"{history[-1]:.2f}")
+        if history[-1] >= target_fooling_rate:
+            break
+    bar.close()
+    return UniversalResult(best.detach(), threat, history)

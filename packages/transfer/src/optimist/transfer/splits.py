@@ -1,0 +1,152 @@
+"""Transfer targets and label splits: the Fashion-MNIST 5/5 split, digits, any dataset, and k-shot sampling.
+
+A :class:`Target` is a named pair of train/test datasets. The Fashion-MNIST split keeps the classes the
+transfer sources never saw (5-9, relabelled 0-4); :func:`check_disjoint` guards that. Few-shot subsets are
+drawn as indices into the training labels, so the same k images are used for every source model (the
+comparison between sources is paired).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+SOURCE_CLASSES: tuple[int, ...] = (0, 1, 2, 3, 4)
+TARGET_CLASSES: tuple[int, ...] = (5, 6, 7, 8, 9)
+FASHION_SPLIT = "fashion-mnist-5to9"
+TARGETS = (FASHION_SPLIT, "digits")
+
+
+@dataclass
+class Target:
+    """A transfer target: a name and its training and test datasets (each with ``.info`` and labels)."""
+
+    name: str
+    train: Dataset
+    test: Dataset
+
+    @property
+    def num_classes(self) -> int:
+        return self.train.info.num_classes
+
+    def describe(self) -> str:
+        return (f"{self.name}: {self.num_classes} classes, {len(self.train)} training and {len(self.test)} "
+                "test images")
+
+
+def labels_of(dataset: Dataset) -> np.ndarray:
+    """Integer labels of a dataset (``.targets`` of Optimist and torchvision datasets) as a numpy array."""
+    if isinstance(dataset, Subset):
+        return labels_of(dataset.dataset)[np.asarray(dataset.indices, dtype=np.int64)]
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        raise ValueError(f"{type(dataset).__name__} has no .targets; wrap it so labels can be read without "
+                         "loading every image")
+    return torch.as_tensor(targets).long().numpy()
+
+
+def check_disjoint(source_classes: Sequence[int], target_classes: Sequence[int]) -> None:
+    """Raise ``ValueError`` unless the source and target class sets are non-empty and share no class."""
+    src, tgt = set(int(c) for c in source_classes), set(int(c) for c in target_classes)
+    if not src or not tgt:
+        raise ValueError("source and target class sets must both be non-empty")
+    shared = sorted(src & tgt)
+    if shared:
+        raise ValueError(f"source and target share classes {shared}: the target would not be new to the source")
+
+
+def _cap_per_class(ds, per_class: int | None, seed: int):
+    from optimist.core.data import k_per_class
+
+    if per_class is None:
+        return ds
+    if per_class < 1:
+        raise ValueError(f"per-class cap must be >= 1, got {per_class}")
+    smallest = int(np.bincount(labels_of(ds), minlength=ds.info.num_classes).min())
+    return k_per_class(ds, min(per_class, smallest), seed=seed)
+
+
+def fashion_split(source_classes: Sequence[int] = SOURCE_CLASSES, target_classes: Sequence[int] = TARGET_CLASSES,
+                  train_per_class: int | None = None, test_per_class: int | None = None, seed: int = 0,
+                  root=None) -> Target:
+    """Fashion-MNIST restricted to ``target_classes`` (relabelled 0..k-1); sources train on ``source_classes``.
+
+    ``train_per_class``/``test_per_class`` cap the pools (seeded, balanced) to keep demos fast.
+    """
+    from optimist.core.data import load_dataset, subset
+
+    check_disjoint(source_classes, target_classes)
+    train = subset(load_dataset("fashion-mnist", "train", root=root), classes=list(target_classes))
+    test = subset(load_dataset("fashion-mnist", "test", root=root), classes=list(target_classes))
+    name = FASHION_SPLIT if tuple(target_classes) == TARGET_CLASSES else \
+        "fashion-mnist-" + "-".join(str(c) for c in target_classes)
+    return Target(name, _cap_per_class(train, train_per_class, seed), _cap_per_class(test, test_per_class, seed))
+
+
+def digits_target(image_size: int = 28, train_per_class: int | None = None,
+                  test_per_class: int | None = None, seed: int = 0) -> Target:
+    """scikit-learn's 8x8 digits, resized to ``image_size`` (core's fixed 70/30 stratified split)."""
+    from optimist.core.data import load_dataset
+
+    train = load_dataset("digits", "train", image_size=image_size)
+    test = load_dataset("digits", "test", image_size=image_size)
+    return Target("digits", _cap_per_class(train, train_per_class, seed), _cap_per_class(test, test_per_class, seed))
+
+
+def dataset_target(name: str, train: Dataset, test: Dataset) -> Target:
+    """Any pair of datasets with ``.targets`` (torchvision datasets, ImageFolder, Optimist datasets)."""
+    for split, ds in (("train", train), ("test", test)):
+        labels_of(ds)
+        if not hasattr(ds, "info"):
+            raise ValueError(f"the {split} dataset needs .info (class names, image size); load it with "
+                             "optimist.core.data.load_dataset or give it a DatasetInfo")
+    if train.info.num_classes != test.info.num_classes:
+        raise ValueError(f"train has {train.info.num_classes} classes but test has {test.info.num_classes}")
+    return Target(name, train, test)
+
+
+def folder_target(root, image_size: int = 28, name: str | None = None) -> Target:
+    """Your own images: ``root/train/<class>/*`` and ``root/test/<class>/*`` (torchvision ImageFolder)."""
+    from pathlib import Path
+
+    from optimist.core.data import load_dataset
+
+    train = load_dataset("imagefolder", "train", root=root, image_size=image_size)
+    test = load_dataset("imagefolder", "test", root=root, image_size=image_size)
+    return dataset_target(name or Path(root).name, train, test)
+
+
+def load_target(name: str, **kwargs) -> Target:
+    """A shipped target by name: ``"fashion-mnist-5to9"`` or ``"digits"`` (keyword arguments pass through)."""
+    if name == FASHION_SPLIT:
+        return fashion_split(**kwargs)
+    if name == "digits":
+        return digits_target(**kwargs)
+    raise ValueError(f"unknown target {name!r}; shipped targets: {', '.join(TARGETS)} "
+                     "(use dataset_target or folder_target for your own data)")
+
+
+def k_shot_indices(labels: Sequence[int] | np.ndarray, k: int, seed: int = 0,
+                   num_classes: int | None = None) -> np.ndarray:
+    """Sorted indices of exactly ``k`` examples of every class, the same for the same ``seed``.
+
+    Raises ``ValueError`` if ``k < 1`` or a class has fewer than ``k`` examples.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    n_cls = int(num_classes if num_classes is not None else labels.max() + 1)
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c in range(n_cls):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < k:
+            raise ValueError(f"class {c} has {len(idx)} examples, fewer than k={k}")
+        picks.append(rng.choice(idx, size=int(k), replace=False))
+    return np.sort(np.concatenate(picks))

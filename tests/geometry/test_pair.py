@@ -1,0 +1,49 @@
+"""Robust versus standard on the shared small pair (conftest's ``small_pair``): the literature's direction."""
+
+import json
+
+import pandas as pd
+import torch
+
+from optimist.geometry import deepfool_margins, input_hessian_eigenvalue, subspace_margins
+
+
+def test_robust_model_has_larger_l2_margins(small_pair, fmnist_test):
+    x = fmnist_test.images[:48]
+    med = {k: float(deepfool_margins(m, x, "l2").margin.median()) for k, m in small_pair.items()}
+    assert med["robust"] > 1.5 * med["standard"], med
+
+
+def test_robust_model_has_lower_loss_curvature(small_pair, fmnist_test):
+    x = fmnist_test.images[:48]
+    lam = {k: float(input_hessian_eigenvalue(m, x, iters=10).eigenvalue.median()) for k, m in small_pair.items()}
+    assert lam["robust"] < 0.5 * lam["standard"], lam
+
+
+def test_frequency_margins_grow_with_frequency(small_pair, fmnist_test):
+    """Both networks are less sensitive to high than to low DCT frequencies (Ortiz-Jimenez et al. 2020)."""
+    x = fmnist_test.images[:12]
+    for m in small_pair.values():
+        med = subspace_margins(m, x, stride=20).median()
+        assert med[-1] > med[0], med
+
+
+def test_demo_quick(small_zoo, tmp_path, capsys):
+    from optimist.core.demo import DemoOptions
+    from optimist.core.report import Report
+    from optimist.geometry.demo import demo
+
+    report = Report(tmp_path, "test")
+    section = report.section("Geometry")
+    demo(section, DemoOptions(out_dir=tmp_path, quick=True, zoo_root=small_zoo))
+    report.write()
+    figures = {p.name for p in (tmp_path / "figures").glob("*.png")}
+    assert {"geometry-margin-histograms.png", "geometry-frequency-margins.png", "geometry-curvature.png",
+            "geometry-universal.png"} <= figures
+    table = pd.read_csv(tmp_path / "tables" / "geometry-geometry-at-a-glance.csv", index_col=0)
+    assert len(table) == 2 and table["median L2 margin"].notna().all()
+    assert (table.filter(like="fooling rate") <= 1).all().all()
+    settings = json.loads((tmp_path / "settings" / "geometry.json").read_text())
+    assert settings["n_margin"] == 16 and "seconds" in settings
+    assert "median L2 margin" in capsys.readouterr().out
+    assert torch.is_grad_enabled()
