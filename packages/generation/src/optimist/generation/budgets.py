@@ -20,7 +20,7 @@ FMNIST_DIM = 28 * 28
 
 
 def scale_l2_eps(eps: float, dim: int = FMNIST_DIM, reference_dim: int = IMAGENET_DIM) -> float:
-    """An L2 radius for ``dim``-dimensional images with the same per-pixel RMS change as ``eps`` at ``reference_dim``."""
+    """An L2 radius for ``dim`` values per image with the same per-pixel RMS change as ``eps`` at ``reference_dim``."""
     if dim < 1 or reference_dim < 1:
         raise ValueError(f"dimensions must be positive, got dim={dim}, reference_dim={reference_dim}")
     return float(eps) * math.sqrt(dim / reference_dim)

@@ -102,6 +102,21 @@ class RealReference:
         return frechet_distance(proj(features.numpy()), proj(self.features[idx].numpy()))
 
 
+def train_evaluator(data, arch: str = "mlp", n: int = 3000, epochs: int = 1, seed: int = 7) -> nn.Module:
+    """A cheap stand-in evaluator (tests, quick demos): ``arch`` trained on ``n`` images of ``data``.
+
+    Use an architecture other than the generator's; the zoo's ``fashion-mnist/lenet/evaluator`` is the real one.
+    """
+    from optimist.core.data import subset
+    from optimist.core.models import build_for_dataset
+    from optimist.core.train import TrainConfig, train
+
+    torch.manual_seed(seed)
+    model = build_for_dataset(arch, data.info)
+    train(model, subset(data, n, seed=seed), TrainConfig(epochs=epochs, seed=seed), progress=False)
+    return model.eval()
+
+
 def quality(images: torch.Tensor, targets: torch.Tensor | None, reference: RealReference,
             ground_truth: torch.Tensor | None = None, seed: int = 0) -> dict:
     """Evaluator accuracy, Fréchet distance, per-class diversity and (with a ground truth) MSE and SSIM."""
@@ -175,4 +190,5 @@ def improvement_summary(table: pd.DataFrame, robust: str, standard: str) -> pd.D
     return pd.DataFrame(out).set_index("task") if out else pd.DataFrame()
 
 
-__all__ = ["Evaluator", "RealReference", "compare", "improvement_summary", "quality", "real_floor"]
+__all__ = ["Evaluator", "RealReference", "compare", "improvement_summary", "quality", "real_floor",
+           "train_evaluator"]

@@ -16,7 +16,8 @@ from optimist.generation.tasks.engine import check_labels, run_task
 def downsample(images: torch.Tensor, factor: int = 4) -> torch.Tensor:
     """Average-pool by ``factor`` (28x28 -> 7x7 at 4): the low-resolution input."""
     if factor < 1 or images.shape[-1] % factor or images.shape[-2] % factor:
-        raise ValueError(f"factor must be a positive divisor of the image size {tuple(images.shape[-2:])}, got {factor}")
+        raise ValueError(f"factor must be a positive divisor of the image size {tuple(images.shape[-2:])}, "
+                         f"got {factor}")
     return F.avg_pool2d(images, factor)
 
 
@@ -41,7 +42,8 @@ def super_resolve(model: nn.Module, low_res: torch.Tensor, labels: torch.Tensor,
     if not size or size < low_res.shape[-1]:
         raise ValueError(f"size must be at least the low-resolution side {low_res.shape[-1]}, got {size}")
     if ground_truth is not None and (ground_truth.shape[0] != low_res.shape[0] or ground_truth.shape[-1] != size):
-        raise ValueError(f"ground_truth must be {low_res.shape[0]} images of side {size}, got {tuple(ground_truth.shape)}")
+        raise ValueError(f"ground_truth must be {low_res.shape[0]} images of side {size}, "
+                         f"got {tuple(ground_truth.shape)}")
     seeds = upsample(low_res, size, mode)
     return run_task(model, "super-resolution", seeds, labels, class_loss, budget, targets=labels,
                     reference=ground_truth,
