@@ -19,6 +19,7 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 DEFAULT_CS: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 DEFAULT_C = 1.0
@@ -74,8 +75,10 @@ def fit_probe(features: np.ndarray, labels: np.ndarray, Cs: Sequence[float] = DE
     x, y = _check(features, labels)
     min_per_class = int(np.bincount(np.unique(y, return_inverse=True)[1]).min())
     pipe = make_probe(min_per_class, Cs, folds, seed, max_iter)
-    with warnings.catch_warnings():
-        # Weakly regularised fits on separable few-shot features stop at max_iter; the fit is still usable.
+    # Single-threaded BLAS: these matrices are small, and threads only add synchronisation (10x slower on a
+    # busy 2-core machine). Weakly regularised fits on separable few-shot features may stop at max_iter;
+    # the fit is still usable, so that warning is silenced.
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         pipe.fit(x, y)
     return pipe
