@@ -75,10 +75,14 @@ def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, ob
         if success is not None:
             best_success[sel] = success[better]
 
+    def labels(rows):
+        # custom objectives never drop examples, so their ``y`` (any object) is passed whole
+        return y if objective is not None else y[rows]
+
     for _ in range(steps):
         xa = x_adv[active].requires_grad_(True)
         with torch.enable_grad():
-            score, success = _score(model, xa, y[active], objective, targeted)
+            score, success = _score(model, xa, labels(active), objective, targeted)
             (grad,) = torch.autograd.grad(score.sum(), xa)
         if keep_best:
             record(active, xa, score, success)
@@ -94,7 +98,7 @@ def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, ob
     if active.numel():
         with torch.no_grad():
             xa = x_adv[active]
-            score, success = _score(model, xa, y[active], objective, targeted)
+            score, success = _score(model, xa, labels(active), objective, targeted)
         record(active, xa, score, success)
     return best_x, best_score, best_success
 
@@ -151,8 +155,9 @@ def pgd(
     with frozen(model):
         best_x, best_score, best_success = None, None, None
         rows = torch.arange(x0.shape[0], device=x0.device)
-        for r in range(restarts):
-            xr, sr, succ = _run_once(model, x0[rows], y[rows], threat, steps, step_size, random_start, targeted,
+        for _ in range(restarts):
+            y_rows = y if objective is not None else y[rows]
+            xr, sr, succ = _run_once(model, x0[rows], y_rows, threat, steps, step_size, random_start, targeted,
                                      objective, keep_best, early_stop)
             if best_x is None:
                 best_x, best_score, best_success = xr, sr, succ
