@@ -101,3 +101,28 @@ def test_quick_demo_writes_report(small_zoo, tmp_path, capsys):
     df = load_results(tmp_path / "tables" / "transfer-results.csv")
     assert not df.isna().any().any() and set(df["target"]) == {"fashion-mnist-5to9", "digits"}
     assert "target test accuracy" in capsys.readouterr().out
+
+
+def test_image_folder_target_runs(tmp_path):
+    """Users' own images (ImageFolder, RGB, another size) go through features, probe and fine-tuning."""
+    from PIL import Image
+
+    from optimist.core.models import build_model
+    from optimist.transfer import folder_target
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 6), ("test", 4)):
+        for c, (name, shade) in enumerate((("dark", 40), ("light", 215))):
+            (tmp_path / split / name).mkdir(parents=True)
+            for i in range(n):
+                pixels = np.clip(shade + rng.normal(0, 20, (20, 20, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(tmp_path / split / name / f"{i}.png")
+    target = folder_target(tmp_path, image_size=20, name="shades")
+    assert target.num_classes == 2 and len(target.train) == 12
+    source = source_from_model(build_model("small-cnn", 5), name="untrained")
+    cache = FeatureCache(tmp_path / "features")
+    df = run_transfer([source], [target], ("linear", "finetune-last"), (2, "all"), seeds=(0,), cache=cache,
+                      finetune_config=FinetuneConfig(steps=2, batch_size=4), progress=False)
+    assert len(df) == 4 and df["accuracy"].between(0, 1).all()
+    assert df.loc[(df["protocol"] == "linear") & (df["shots"] == "all"), "accuracy"].item() == 1.0
+    assert cache.computed == 2 and list((tmp_path / "features").rglob("shades-train-*.npz"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def dataset_fingerprint(dataset: Dataset) -> str:
     if isinstance(images, torch.Tensor):
         h.update(str(tuple(images.shape)).encode())
         h.update(images.detach().cpu().contiguous().numpy().tobytes())
+    elif getattr(dataset, "data", None) is not None and hasattr(dataset, "transform"):
+        data = dataset.data  # torchvision MNIST/CIFAR style: raw array plus a transform
+        h.update(np.ascontiguousarray(data.numpy() if isinstance(data, torch.Tensor) else np.asarray(data)).tobytes())
+        h.update(repr(dataset.transform).encode())
     else:
         folder = getattr(dataset, "folder", dataset)
         samples = getattr(folder, "samples", None)
@@ -179,7 +184,14 @@ def extract_features(model: nn.Module, dataset: Dataset, cache: FeatureCache | b
         return compute_features(model, dataset, batch_size, device, progress)
     cache = default_cache() if cache is None or cache is True else cache
     model_id = model_fingerprint(model)
-    data_id = hashlib.blake2b(key.encode(), digest_size=16).hexdigest() if key else dataset_fingerprint(dataset)
+    if key:
+        data_id = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    else:
+        try:
+            data_id = dataset_fingerprint(dataset)
+        except ValueError as e:
+            warnings.warn(f"features not cached: {e}", stacklevel=2)
+            return compute_features(model, dataset, batch_size, device, progress)
     label = label or getattr(getattr(dataset, "info", None), "name", "data")
     found = cache.load(model_id, data_id, label)
     if found is not None:

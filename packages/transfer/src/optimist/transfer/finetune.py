@@ -18,7 +18,7 @@ from torch.utils.data import Dataset, Subset
 from tqdm.auto import tqdm
 
 from optimist.transfer.features import match_input
-from optimist.transfer.splits import labels_of
+from optimist.transfer.splits import labels_of, num_classes_of
 
 MODES = ("full", "last-block")
 
@@ -122,7 +122,7 @@ def finetune(model: nn.Module, train: Dataset, mode: str = "full", config: Finet
     labels = labels_of(train)
     if len(labels) == 0:
         raise ValueError("the fine-tuning set is empty")
-    num_classes = num_classes or getattr(getattr(train, "info", None), "num_classes", None) or int(labels.max()) + 1
+    num_classes = num_classes or num_classes_of(train)
     tuned, trainable = prepare(model, num_classes, mode, seed)
     tuned.to(device)
     params = [p for p in tuned.parameters() if p.requires_grad]
@@ -155,7 +155,7 @@ def finetune_accuracy(model: nn.Module, train: Dataset, test: Dataset, mode: str
                       config: FinetuneConfig = FinetuneConfig(), seed: int = 0, train_indices=None,
                       device="cpu", progress: bool = False) -> float:
     """Fine-tune on ``train`` (or its ``train_indices`` subset) and return the test accuracy."""
-    num_classes = train.info.num_classes if hasattr(train, "info") else None
+    num_classes = num_classes_of(train)
     if train_indices is not None:
         train = _take(train, np.asarray(train_indices))
     tuned = finetune(model, train, mode, config, seed, num_classes=num_classes, device=device, progress=progress)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from optimist.transfer.protocols import COLUMNS, shots_order
+from optimist.transfer.protocols import COLUMNS, PROTOCOLS, shots_order
 from optimist.transfer.sources import Source, display_label
 
 GROUP = ["target", "protocol", "shots", "source", "norm", "epsilon"]
@@ -39,11 +39,15 @@ def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, floa
 
 
 def _ordered(df: pd.DataFrame) -> pd.DataFrame:
+    """Targets in order of appearance, protocols as in PROTOCOLS, shots ascending, sources by norm/epsilon."""
     rank = {"none": 0, "linf": 1, "l2": 2}
-    order = {s: i for i, s in enumerate(shots_order(df["shots"]))}
-    return (df.assign(_n=df["norm"].map(rank).fillna(3), _s=df["shots"].astype(str).map(order))
-              .sort_values(["target", "protocol", "_s", "_n", "epsilon"]).drop(columns=["_n", "_s"])
-              .reset_index(drop=True))
+    shots = {s: i for i, s in enumerate(shots_order(df["shots"]))}
+    targets = {t: i for i, t in enumerate(dict.fromkeys(df["target"]))}
+    protocols = {p: i for i, p in enumerate(PROTOCOLS)}
+    keys = dict(_t=df["target"].map(targets), _p=df["protocol"].map(protocols).fillna(len(PROTOCOLS)),
+                _s=df["shots"].astype(str).map(shots), _n=df["norm"].map(rank).fillna(3))
+    return (df.assign(**keys).sort_values(["_t", "_p", "_s", "_n", "epsilon"], kind="stable")
+              .drop(columns=list(keys)).reset_index(drop=True))
 
 
 def summarise(df: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:

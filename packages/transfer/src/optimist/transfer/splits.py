@@ -31,7 +31,7 @@ class Target:
 
     @property
     def num_classes(self) -> int:
-        return self.train.info.num_classes
+        return num_classes_of(self.train)
 
     def describe(self) -> str:
         return (f"{self.name}: {self.num_classes} classes, {len(self.train)} training and {len(self.test)} "
@@ -47,6 +47,17 @@ def labels_of(dataset: Dataset) -> np.ndarray:
         raise ValueError(f"{type(dataset).__name__} has no .targets; wrap it so labels can be read without "
                          "loading every image")
     return torch.as_tensor(targets).long().numpy()
+
+
+def num_classes_of(dataset: Dataset) -> int:
+    """Classes of a dataset: from ``.info``, else torchvision's ``.classes``, else the largest label + 1."""
+    info = getattr(dataset, "info", None)
+    if info is not None:
+        return info.num_classes
+    classes = getattr(dataset, "classes", None) or getattr(getattr(dataset, "dataset", None), "classes", None)
+    if classes:
+        return len(classes)
+    return int(labels_of(dataset).max()) + 1
 
 
 def check_disjoint(source_classes: Sequence[int], target_classes: Sequence[int]) -> None:
@@ -98,14 +109,19 @@ def digits_target(image_size: int = 28, train_per_class: int | None = None,
 
 
 def dataset_target(name: str, train: Dataset, test: Dataset) -> Target:
-    """Any pair of datasets with ``.targets`` (torchvision datasets, ImageFolder, Optimist datasets)."""
+    """Any pair of labelled image datasets: Optimist's, torchvision's or an ImageFolder.
+
+    Each must expose ``.targets`` and yield ``(image, label)`` with the image a (C, H, W) tensor in [0, 1]
+    (for torchvision datasets pass ``transform=ToTensor()``). Channels and size are adapted to each source
+    model when features are extracted.
+    """
     for split, ds in (("train", train), ("test", test)):
+        if len(ds) == 0:
+            raise ValueError(f"the {split} dataset is empty")
         labels_of(ds)
-        if not hasattr(ds, "info"):
-            raise ValueError(f"the {split} dataset needs .info (class names, image size); load it with "
-                             "optimist.core.data.load_dataset or give it a DatasetInfo")
-    if train.info.num_classes != test.info.num_classes:
-        raise ValueError(f"train has {train.info.num_classes} classes but test has {test.info.num_classes}")
+    n_train, n_test = num_classes_of(train), num_classes_of(test)
+    if n_train != n_test:
+        raise ValueError(f"train has {n_train} classes but test has {n_test}")
     return Target(name, train, test)
 
 
