@@ -132,7 +132,7 @@ def _figure_indices(labels: torch.Tensor | None, n: int, k: int) -> torch.Tensor
 def compare(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFAULT_METHODS,
             metrics: Sequence[str] = tuple(METRICS), *, n: int = 128, target: str = "predicted",
             random_baseline: bool = True, steps: int = 20, deletion_baseline="black", insertion_baseline="blur",
-            order: str = "signed", infidelity_sigma: float = 0.1, infidelity_samples: int = 8,
+            order: str = "abs", infidelity_sigma: float = 0.1, infidelity_samples: int = 8,
             sensitivity_n: int = 16, sensitivity_samples: int = 4, sensitivity_radius: float = 0.02,
             method_options: Mapping[str, dict] | None = None, n_figure: int = 6, batch_size: int = 256,
             seed: int = 0, progress: bool = True) -> Comparison:

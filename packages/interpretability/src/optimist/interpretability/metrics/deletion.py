@@ -1,6 +1,9 @@
 """Deletion and insertion curves and their AUC (Petsiuk, Das, Saenko, "RISE", BMVC 2018).
 
-Pixels are ranked by the saliency map, most important first. *Deletion* replaces them, a fraction at a
+Pixels are ranked by the saliency map's magnitude, most important first (``order="abs"``, the
+classical saliency map |a|; ``order="signed"`` ranks evidence for the class first, which suits maps of
+contributions relative to a black image but not a gradient, whose sign says which way a pixel should
+move, not whether moving it to the baseline raises or lowers the class score). *Deletion* replaces them, a fraction at a
 time, with a baseline (black by default) and tracks the softmax probability of the explained class: a
 faithful map makes it fall fast, so **lower deletion AUC is better**. *Insertion* starts from the baseline
 (a blurred copy by default, as in RISE) and puts the pixels back in the same order: **higher insertion
@@ -14,15 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-ORDERS = ("signed", "abs")
+ORDERS = ("abs", "signed")
 BASELINES = ("black", "blur", "mean")
 
 
-def pixel_ranking(attributions: torch.Tensor, order: str = "signed", seed: int = 0) -> torch.Tensor:
+def pixel_ranking(attributions: torch.Tensor, order: str = "abs", seed: int = 0) -> torch.Tensor:
     """For every image, the pixel indices (over H*W) from most to least important.
 
-    A pixel's score is its attribution summed over channels (``order="signed"``: evidence for the class
-    first) or the sum of absolute values (``order="abs"``). Ties are broken in a seeded random order, so
+    A pixel's score is the sum of absolute attributions over channels (``order="abs"``) or the signed
+    sum (``order="signed"``: evidence for the class first). Ties are broken in a seeded random order, so
     a map that is flat over a region does not delete it top-left first.
     """
     if order not in ORDERS:
@@ -65,7 +68,7 @@ def make_baseline(x: torch.Tensor, baseline: str | float | torch.Tensor, blur_si
 @torch.no_grad()
 def perturbation_curve(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, target: torch.Tensor,
                        mode: str = "deletion", steps: int = 24, baseline: str | float | torch.Tensor | None = None,
-                       order: str = "signed", batch_size: int = 256, seed: int = 0) -> torch.Tensor:
+                       order: str = "abs", batch_size: int = 256, seed: int = 0) -> torch.Tensor:
     """Class probability after changing 0, 1/steps, …, all pixels: shape (N, steps + 1).
 
     ``mode`` is "deletion" (pixels go to the baseline, most important first) or "insertion" (the
@@ -106,7 +109,7 @@ def curve_auc(curve: torch.Tensor) -> torch.Tensor:
 
 
 def deletion_auc(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, target: torch.Tensor,
-                 steps: int = 24, baseline="black", order: str = "signed", batch_size: int = 256,
+                 steps: int = 24, baseline="black", order: str = "abs", batch_size: int = 256,
                  seed: int = 0) -> torch.Tensor:
     """Per-example deletion AUC (Petsiuk et al. 2018): area under the class probability as the most
     salient pixels are set to ``baseline``. Lower is better."""
@@ -115,7 +118,7 @@ def deletion_auc(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, 
 
 
 def insertion_auc(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, target: torch.Tensor,
-                  steps: int = 24, baseline="blur", order: str = "signed", batch_size: int = 256,
+                  steps: int = 24, baseline="blur", order: str = "abs", batch_size: int = 256,
                   seed: int = 0) -> torch.Tensor:
     """Per-example insertion AUC (Petsiuk et al. 2018): area under the class probability as the most
     salient pixels are restored into ``baseline`` (a blurred copy by default). Higher is better."""
