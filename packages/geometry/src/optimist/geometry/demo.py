@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from optimist.core import zoo
+from optimist.core.attacks import Threat
 from optimist.core.data import load_dataset, subset
 from optimist.core.demo import DemoOptions
 from optimist.core.report import Section
@@ -49,12 +50,13 @@ def settings_for(options: DemoOptions) -> dict:
     return s
 
 
-def _random_sign_rate(model, x, threat: str, seed: int) -> float:
-    """Fooling rate of a random perturbation of the same size (a corner of the L-inf cube / the L2 sphere)."""
-    norm, eps = threat.split(":")
+def _random_rate(model, x, threat: str, seed: int) -> float:
+    """Fooling rate of a random perturbation on the ball's boundary (a random corner of the L-inf cube, a random
+    point of the L2 sphere): the baseline a universal perturbation must beat."""
+    t = Threat.parse(threat)
     g = torch.Generator().manual_seed(seed)
     v = torch.randn(x[:1].shape, generator=g).to(x)
-    v = float(eps) * (v.sign() if norm == "linf" else v / v.norm())
+    v = t.eps * (v.sign() if t.norm == "linf" else v / v.norm())
     return fooling_rate(model, x, v)
 
 
@@ -110,8 +112,8 @@ def demo(section: Section, options: DemoOptions) -> None:
             f"median linearity gap ({s['gap_threat']})": float(gaps[label].median()),
             f"universal fooling rate ({s['universal_threat']}, held-out)":
                 fooling_rate(model, heldout, uaps[label].perturbation),
-            f"random-sign fooling rate ({s['universal_threat']})":
-                _random_sign_rate(model, heldout, s["universal_threat"], options.seed),
+            f"random-noise fooling rate ({s['universal_threat']})":
+                _random_rate(model, heldout, s["universal_threat"], options.seed),
         }
     table = pd.DataFrame(rows).T
     table.index.name = "model"
@@ -129,6 +131,12 @@ def demo(section: Section, options: DemoOptions) -> None:
                       f"training images, fooling rate on {s['n_heldout']} held-out test images.")
     section.add_figure(plot_margin_histograms(margins), "margin-histograms",
                        "DeepFool margins relative to the image norm (rho). Dashed: medians.")
+    stats = pd.DataFrame([{"model": label, "norm": norm, **res.summary()} for label, per_norm in margins.items()
+                          for norm, res in per_norm.items()]).set_index(["model", "norm"])
+    section.add_table(stats, "Margin distribution",
+                      "DeepFool margins (overshoot included) on the same test images: quartiles, mean, rho = mean "
+                      "margin / ||x|| in the same norm, and the fraction of images where DeepFool crossed the "
+                      "boundary within 50 iterations.")
     freq_table = pd.concat({label: r.table()[["start", "median", "q25", "q75", "found"]]
                             for label, r in freq.items()}, axis=1)
     section.add_figure(plot_frequency_margins(freq), "frequency-margins",
