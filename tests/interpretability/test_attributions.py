@@ -113,6 +113,16 @@ def test_guided_backprop_on_registry_models(arch):
     assert not torch.allclose(a, _logit_grad(model, x, t))  # it is not the plain gradient
 
 
+def test_guided_backprop_refuses_reused_or_inplace_relus():
+    relu = nn.ReLU()
+    reused = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), relu, nn.Linear(8, 8), relu, nn.Linear(8, 3))
+    with pytest.raises(ValueError, match=r"used more than once: \['2'\]"):
+        attribute(reused, images(2, size=4), method="guided-backprop")
+    inplace = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(inplace=True), nn.Linear(8, 3))
+    with pytest.raises(ValueError, match=r"in-place: \['2'\]"):
+        attribute(inplace, images(2, size=4), method="guided-backprop")
+
+
 def test_no_parameter_gradients_accumulate(cnn):
     attribute(cnn, images(2), method="integrated-gradients", n_steps=4)
     assert all(p.grad is None for p in cnn.parameters())

@@ -69,6 +69,30 @@ def resolve_target(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int
     return t.clone()
 
 
+def check_relus(model: nn.Module, x: torch.Tensor) -> None:
+    """Raise a ValueError unless every ``nn.ReLU`` is non-in-place and runs once per forward pass.
+
+    captum's GuidedBackprop hooks each ReLU module; an in-place ReLU breaks the hook and a module used
+    twice (stock torchvision ResNet blocks) gets the wrong gradient. Registry models pass this check.
+    """
+    relus = {name: m for name, m in model.named_modules() if isinstance(m, nn.ReLU)}
+    inplace = [name for name, m in relus.items() if m.inplace]
+    calls = dict.fromkeys(relus, 0)
+    hooks = [m.register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
+             for name, m in relus.items()]
+    try:
+        with torch.no_grad():
+            model(x[:1])
+    finally:
+        for h in hooks:
+            h.remove()
+    reused = [name for name, c in calls.items() if c > 1]
+    if inplace or reused:
+        raise ValueError("guided backprop needs one non-in-place nn.ReLU module per use; "
+                         f"in-place: {inplace or 'none'}, used more than once: {reused or 'none'}. "
+                         "Build the model from optimist.core.models (separate ReLUs) or replace them.")
+
+
 def _explainer(model: nn.Module, method: str):
     if method == "gradient":
         return Saliency(model), {"abs": False}
@@ -95,6 +119,8 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | No
     check_method(method)
     _check_inputs(model, x)
     targets = resolve_target(model, x, target)
+    if method == "guided-backprop":
+        check_relus(model, x)
     explainer, fixed = _explainer(model, method)
     kwargs = {**DEFAULT_OPTIONS.get(method, {}), **fixed, **options}
     out = []

@@ -135,7 +135,7 @@ def compare(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFA
             order: str = "abs", infidelity_sigma: float = 0.1, infidelity_samples: int = 8,
             sensitivity_n: int = 16, sensitivity_samples: int = 4, sensitivity_radius: float = 0.02,
             method_options: Mapping[str, dict] | None = None, n_figure: int = 6, batch_size: int = 256,
-            seed: int = 0, progress: bool = True) -> Comparison:
+            seed: int = 0, device: str | torch.device | None = None, progress: bool = True) -> Comparison:
     """Score every (model, method) on the first ``n`` images of ``data`` with every metric.
 
     ``models`` maps a display name to a classifier taking [0, 1] images. Each model explains its own
@@ -145,6 +145,7 @@ def compare(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFA
     Gaussian perturbations of std ``infidelity_sigma``; sensitivity the first ``sensitivity_n`` images
     and ``sensitivity_samples`` perturbations in an L∞ ball of ``sensitivity_radius``.
     ``method_options`` passes captum options per method, e.g. ``{"integrated-gradients": {"n_steps": 64}}``.
+    Images go to ``device`` (default: where the first model's parameters are).
     """
     if not models:
         raise ValueError("models is empty; pass e.g. {'standard': model_a, 'robust': model_b}")
@@ -155,13 +156,15 @@ def compare(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFA
     if target not in ("predicted", "label"):
         raise ValueError(f"target must be 'predicted' or 'label', got {target!r}")
     x_all, y_all, class_names = _as_tensors(data)
-    x = x_all[:n].float()
-    y = None if y_all is None else y_all[:n].long()
+    if device is None:
+        device = next(iter(next(iter(models.values())).parameters()), torch.empty(0)).device
+    x = x_all[:n].float().to(device)
+    y = None if y_all is None else y_all[:n].long().to(device)
     if target == "label" and y is None:
         raise ValueError("target='label' needs labels: pass a dataset or an (images, labels) pair")
     method_options = dict(method_options or {})
     all_methods = methods + ([RANDOM] if random_baseline else [])
-    fig_idx = _figure_indices(y, len(x), n_figure)
+    fig_idx = _figure_indices(None if y is None else y.cpu(), len(x), n_figure).to(x.device)
     k_sens = min(sensitivity_n, len(x))
 
     rows: list[pd.DataFrame] = []
@@ -219,5 +222,7 @@ def compare(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFA
                 "infidelity_sigma": infidelity_sigma, "infidelity_samples": infidelity_samples,
                 "sensitivity_n": k_sens, "sensitivity_samples": sensitivity_samples,
                 "sensitivity_radius": sensitivity_radius, "method_options": method_options, "seed": seed}
-    return Comparison(per_example, table, x[fig_idx], None if y is None else y[fig_idx], maps, predictions,
-                      accuracy, class_names, settings)
+    maps = {k: v.cpu() for k, v in maps.items()}
+    predictions = {k: v.cpu() for k, v in predictions.items()}
+    return Comparison(per_example, table, x[fig_idx].cpu(), None if y is None else y[fig_idx].cpu(), maps,
+                      predictions, accuracy, class_names, settings)

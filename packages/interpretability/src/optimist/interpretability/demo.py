@@ -56,14 +56,15 @@ def demo(section, options) -> None:
     extra = dict(options.extra or {})
     settings = dict(QUICK if options.quick else DEFAULT)
     names = ladder_names("default")[::2] if options.quick else ladder_names(extra.get("ladder", "default"))
-    for key in ("n", "steps", "n_figure"):
+    for key in ("n", "steps", "n_figure", "sensitivity_n"):
         if key in extra:
             settings[key] = int(extra[key])
     methods = list(extra.get("methods", ("gradient", "input-x-gradient", "integrated-gradients", "smoothgrad",
                                          "guided-backprop")))
     target = extra.get("target", "predicted")
 
-    models = {display_name(n): zoo.get(n, root=options.zoo_root, progress=not options.quick) for n in names}
+    models = {display_name(n): zoo.get(n, root=options.zoo_root, progress=not options.quick).to(options.device)
+              for n in names}
     epsilons = {display_name(n): training_epsilon(n) for n in names}
     reference, robust = "standard", list(models)[-1]
     test = subset(load_dataset("fashion-mnist", "test"), settings["n"], seed=options.seed)
