@@ -93,11 +93,12 @@ class Comparison:
         """Paired per-image differences of every model from ``reference`` (default: the first model)."""
         return paired_differences(self.per_example, reference or self.models[0])
 
-    def grid_figure(self, methods: Sequence[str] | None = None, models: Sequence[str] | None = None):
+    def grid_figure(self, methods: Sequence[str] | None = None, models: Sequence[str] | None = None,
+                    images_as_columns: bool = False):
         """Images × (model, method) heatmaps (see :func:`optimist.interpretability.figures.saliency_grid`)."""
         from optimist.interpretability.figures import saliency_grid
 
-        return saliency_grid(self, methods=methods, models=models)
+        return saliency_grid(self, methods=methods, models=models, images_as_columns=images_as_columns)
 
     def epsilon_figure(self, epsilons: Mapping[str, tuple[str | None, float]], metrics: Sequence[str] | None = None,
                        methods: Sequence[str] | None = None):

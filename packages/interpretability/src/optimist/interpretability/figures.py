@@ -20,11 +20,12 @@ def _heat(a: torch.Tensor) -> tuple[np.ndarray, float]:
 
 
 def saliency_grid(comparison, methods: Sequence[str] | None = None, models: Sequence[str] | None = None,
-                  cell: float = 1.05):
-    """Rows of images; columns: the image, then one signed heatmap per (model, method).
+                  cell: float = 1.05, images_as_columns: bool = False):
+    """Images × (model, method): the image, then one signed heatmap per (model, method).
 
-    Red is evidence for the explained class, blue against it; each map is scaled to its own 99.5th
-    percentile of |value| so that the pattern, not the scale, is compared.
+    One row per image (or one column per image with ``images_as_columns=True``). Red is evidence for
+    the explained class, blue against it; each map is scaled to its own 99.5th percentile of |value|
+    so that the pattern, not the scale, is compared.
     """
     import matplotlib.pyplot as plt
 
@@ -33,26 +34,37 @@ def saliency_grid(comparison, methods: Sequence[str] | None = None, models: Sequ
     cols = [(mo, me) for mo in models for me in methods if (mo, me) in comparison.maps]
     if not cols:
         raise ValueError(f"no maps for models {models} and methods {methods}")
-    n = len(comparison.images)
-    fig, axes = plt.subplots(n, len(cols) + 1, figsize=(cell * (len(cols) + 1), cell * n + 0.5), squeeze=False)
+    n, k = len(comparison.images), len(cols) + 1
+    shape = (k, n) if images_as_columns else (n, k)
+    fig, axes = plt.subplots(*shape, figsize=(cell * shape[1] + 0.4, cell * shape[0] + 0.3), squeeze=False)
+
+    def ax_at(image: int, column: int):
+        return axes[column][image] if images_as_columns else axes[image][column]
+
     names = comparison.class_names
+    headers = ["image"] + [mo if len(methods) == 1 else f"{mo}\n{me}" for mo, me in cols]
     for i in range(n):
-        img = comparison.images[i]
-        ax = axes[i][0]
-        ax.imshow(img.permute(1, 2, 0).squeeze(-1).cpu().numpy(), cmap="gray", vmin=0, vmax=1)
-        if comparison.labels is not None:
-            lab = int(comparison.labels[i])
-            ax.set_ylabel(names[lab] if names else str(lab), fontsize=7)
+        img = comparison.images[i].cpu()
+        ax_at(i, 0).imshow(img.permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray", vmin=0, vmax=1)
         for j, (mo, me) in enumerate(cols, start=1):
             m, lim = _heat(comparison.maps[(mo, me)][i])
-            axes[i][j].imshow(m, cmap="bwr", vmin=-lim, vmax=lim)
-    for i in range(n):
-        for ax in axes[i]:
-            ax.set_xticks([])
-            ax.set_yticks([])
-    axes[0][0].set_title("image", fontsize=7)
-    for j, (mo, me) in enumerate(cols, start=1):
-        axes[0][j].set_title(mo if len(methods) == 1 else f"{mo}\n{me}", fontsize=7)
+            ax_at(i, j).imshow(m, cmap="bwr", vmin=-lim, vmax=lim)
+        label = ""
+        if comparison.labels is not None:
+            lab = int(comparison.labels[i])
+            label = names[lab] if names else str(lab)
+        if images_as_columns:
+            ax_at(i, 0).set_title(label, fontsize=7)
+        else:
+            ax_at(i, 0).set_ylabel(label, fontsize=7)
+    for ax in axes.flatten():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for j, h in enumerate(headers):
+        if images_as_columns:
+            ax_at(0, j).set_ylabel(h, fontsize=7)
+        else:
+            ax_at(0, j).set_title(h, fontsize=7)
     fig.tight_layout(pad=0.3)
     return fig
 
