@@ -126,7 +126,7 @@ def demo(section, options) -> None:
     seconds = time.perf_counter() - t0
     csv = save_results(df, options.out_dir / "tables" / "transfer-results.csv")
 
-    src_tab = source_table(sorted({id(x): x for x in sources + digit_sources}.values(), key=lambda x: x.name))
+    src_tab = source_table(list({x.name: x for x in sources + digit_sources}.values()))
     acc = accuracy_table(df)
     g = gains(df)
     g_tab = gains_text_table(g)
