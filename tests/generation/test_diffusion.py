@@ -6,10 +6,24 @@ from diffusers import DDIMScheduler, DDPMScheduler
 from torch import nn
 
 from optimist.core.models import build_model
-from optimist.generation.diffusion import (BigrocRefiner, CleanGuidance, DDPMTrainConfig, GuidedDiffusionPipeline,
-                                           NoiseAwareClassifier, NoiseAwareGuidance, NoiseClassifierConfig,
-                                           attack_noised, build_unet, ddpm_loss, get_ddpm, get_noise_classifier,
-                                           make_scheduler, to_image_space, to_model_space, train_step)
+from optimist.generation.diffusion import (
+    BigrocRefiner,
+    CleanGuidance,
+    DDPMTrainConfig,
+    GuidedDiffusionPipeline,
+    NoiseAwareClassifier,
+    NoiseAwareGuidance,
+    NoiseClassifierConfig,
+    attack_noised,
+    build_unet,
+    ddpm_loss,
+    get_ddpm,
+    get_noise_classifier,
+    make_scheduler,
+    to_image_space,
+    to_model_space,
+    train_step,
+)
 from optimist.generation.diffusion.unet import UNetConfig
 
 LABELS = [0, 3, 7, 9]

@@ -8,12 +8,24 @@ References: Dhariwal & Nichol 2021; Kawar, Ganz & Elad 2022 (arXiv 2208.08664); 
 
 from optimist.generation.diffusion.cache import diffusion_dir, get_ddpm, get_noise_classifier, load_ddpm, save_ddpm
 from optimist.generation.diffusion.guidance import CleanGuidance, Guidance, NoiseAwareGuidance
-from optimist.generation.diffusion.noise_classifier import (NoiseAwareClassifier, NoiseClassifierConfig,
-                                                            attack_noised, noised_accuracy, train_noise_classifier)
+from optimist.generation.diffusion.noise_classifier import (
+                                                            NoiseAwareClassifier,
+                                                            NoiseClassifierConfig,
+                                                            attack_noised,
+                                                            noised_accuracy,
+                                                            train_noise_classifier,
+)
 from optimist.generation.diffusion.pipeline import GuidedDiffusionPipeline, GuidedPipelineOutput
 from optimist.generation.diffusion.refine import BigrocRefiner, bigroc_refine
-from optimist.generation.diffusion.train_ddpm import (CPU_TRAINING, GPU_TRAINING, DDPMTrainConfig, ddpm_loss,
-                                                      make_scheduler, train_ddpm, train_step)
+from optimist.generation.diffusion.train_ddpm import (
+                                                            CPU_TRAINING,
+                                                            GPU_TRAINING,
+                                                            DDPMTrainConfig,
+                                                            ddpm_loss,
+                                                            make_scheduler,
+                                                            train_ddpm,
+                                                            train_step,
+)
 from optimist.generation.diffusion.unet import PRESETS, UNetConfig, build_unet, to_image_space, to_model_space
 
 __all__ = [

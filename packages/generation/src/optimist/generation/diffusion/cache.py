@@ -17,8 +17,11 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
 from optimist.core.paths import optimist_home
-from optimist.generation.diffusion.noise_classifier import (NoiseAwareClassifier, NoiseClassifierConfig,
-                                                            train_noise_classifier)
+from optimist.generation.diffusion.noise_classifier import (
+    NoiseAwareClassifier,
+    NoiseClassifierConfig,
+    train_noise_classifier,
+)
 from optimist.generation.diffusion.pipeline import GuidedDiffusionPipeline
 from optimist.generation.diffusion.train_ddpm import CPU_TRAINING, DDPMTrainConfig, make_scheduler, train_ddpm
 from optimist.generation.diffusion.unet import build_unet, unet_config

@@ -32,6 +32,7 @@ class GuidanceKind:
     refine: Callable | None = None
     family: str = ""
     robust: bool = False
+    scales: list[float] | None = None  # this kind's own sweep (default: the sweep's scales)
 
 
 def class_labels(classes: list[int], per_class: int) -> torch.Tensor:
@@ -53,7 +54,7 @@ def sweep(pipe: GuidedDiffusionPipeline, kinds: list[GuidanceKind], scales: list
           reference: RealReference, seed: int = 0, steps: int = 50, log: Callable[[str], None] = print
           ) -> tuple[pd.DataFrame, dict[tuple[str, float], torch.Tensor]]:
     """One row per (kind, scale) plus the unguided and real-image rows; also returns every batch of images."""
-    if any(s <= 0 for s in scales):
+    if any(s <= 0 for k in kinds for s in (k.scales or scales)):
         raise ValueError(f"scales must be > 0 (the unguided row is added once), got {scales}")
     rows, images = [], {}
     plain = sample(pipe, GuidanceKind(UNGUIDED, None), 0.0, labels, seed, steps)
@@ -61,7 +62,7 @@ def sweep(pipe: GuidedDiffusionPipeline, kinds: list[GuidanceKind], scales: list
     rows.append({"kind": UNGUIDED, "family": "", "robust": False, "scale": 0.0,
                  **quality(plain, labels, reference, seed=seed)})
     for kind in kinds:
-        for scale in scales:
+        for scale in kind.scales or scales:
             x = sample(pipe, kind, scale, labels, seed, steps)
             images[(kind.name, scale)] = x
             row = {"kind": kind.name, "family": kind.family, "robust": kind.robust, "scale": scale,
@@ -118,13 +119,13 @@ def plot_grids(images: dict[tuple[str, float], torch.Tensor], keys: list[tuple[s
     """One panel per (kind, scale): rows are classes, columns the samples of that class."""
     classes = labels.unique(sorted=False).tolist()
     per_class = int((labels == classes[0]).sum()) if per_row is None else per_row
-    fig, axes = plt.subplots(1, len(keys), figsize=(2.2 * len(keys) * per_class / 4 + 1, 0.6 * len(classes) + 1),
+    fig, axes = plt.subplots(1, len(keys), figsize=(max(1.6, 0.35 * per_class) * len(keys) + 1, 0.6 * len(classes) + 1),
                              squeeze=False)
     for ax, key in zip(axes[0], keys):
         x = images[key]
         rows = [torch.cat([x[labels == c][i, 0] for i in range(per_class)], dim=1) for c in classes]
         ax.imshow(torch.cat(rows, dim=0).numpy(), cmap="gray", vmin=0, vmax=1)
-        ax.set_title(f"{key[0]}\nscale {key[1]:g}", fontsize=7)
+        ax.set_title(key[0].replace(", ", ",\n") + f"\nscale {key[1]:g}", fontsize=7)
         ax.set_xticks([])
         ax.set_yticks(range(14, 28 * len(classes), 28))
         ax.set_yticklabels([class_names[c] if class_names else str(c) for c in classes], fontsize=6)

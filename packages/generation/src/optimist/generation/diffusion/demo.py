@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field, fields
 
+import pandas as pd
 import torch
 from diffusers import DDIMScheduler
 
@@ -18,8 +19,16 @@ from optimist.core.data import load_dataset, subset
 from optimist.core.demo import DemoOptions
 from optimist.core.report import Section
 from optimist.generation.diffusion.cache import get_ddpm, get_noise_classifier, load_ddpm
-from optimist.generation.diffusion.compare import (UNGUIDED, GuidanceKind, best_scales, class_labels, margins,
-                                                   plot_grids, plot_sweep, sweep)
+from optimist.generation.diffusion.compare import (
+    UNGUIDED,
+    GuidanceKind,
+    best_scales,
+    class_labels,
+    margins,
+    plot_grids,
+    plot_sweep,
+    sweep,
+)
 from optimist.generation.diffusion.guidance import CleanGuidance, NoiseAwareGuidance
 from optimist.generation.diffusion.noise_classifier import NoiseClassifierConfig, noised_accuracy
 from optimist.generation.diffusion.refine import BigrocRefiner
@@ -34,7 +43,7 @@ EVALUATOR = "fashion-mnist/lenet/evaluator"
 class DiffusionDemoSettings:
     """Everything the demo does; ``from_options`` reads overrides from ``options.extra``."""
 
-    unet: str = "small"
+    unet: str = "mini"
     ddpm_steps: int = CPU_TRAINING.steps
     ddpm_batch: int = CPU_TRAINING.batch_size
     ddpm_lr: float = CPU_TRAINING.lr
@@ -52,7 +61,11 @@ class DiffusionDemoSettings:
     refine_eps: float = 1.5
     refine_steps: int = 5
     through_unet: bool = False  # x0-hat guidance: treat eps_theta as constant (3x cheaper on a CPU)
-    scales: list[float] = field(default_factory=lambda: [1.0, 3.0, 10.0])
+    scales: list[float] = field(default_factory=lambda: [1.0, 3.0, 10.0])  # noise-aware guidance
+    # x0-hat guidance: d x0_hat / d x_t = 1 / sqrt(alpha_bar_t) (up to ~160 at t = 999) makes its gradients far
+    # larger, so its sweep is shifted down; standard and robust still share every scale.
+    x0_scales: list[float] = field(default_factory=lambda: [0.01, 0.03, 0.1])
+    reference_size: int = 3000  # real test images whose evaluator features are the Fréchet reference
     classes: list[int] = field(default_factory=lambda: list(range(10)))
     per_class: int = 6
     sampling_steps: int = 25
@@ -62,21 +75,23 @@ class DiffusionDemoSettings:
     @classmethod
     def quick(cls) -> "DiffusionDemoSettings":
         return cls(unet="tiny", ddpm_steps=20, ddpm_batch=16, noise_steps=4, adv_steps=2, attack_steps=1,
-                   noise_width=8, refine_steps=1, scales=[1.0], classes=[0, 1, 2, 3], per_class=2, sampling_steps=2)
+                   noise_width=8, refine_steps=1, scales=[1.0], x0_scales=[0.1], classes=[0, 1, 2, 3], per_class=2,
+                   sampling_steps=2, reference_size=400)
 
     @classmethod
     def from_options(cls, options: DemoOptions) -> "DiffusionDemoSettings":
         base = cls.quick() if options.quick else cls()
         names = {f.name for f in fields(cls)}
-        unknown = set(options.extra) - names - {"diffusion"}
-        extra = dict(options.extra.get("diffusion", {})) if isinstance(options.extra.get("diffusion"), dict) else {}
+        nested = options.extra.get("diffusion")  # {"diffusion": {...}} or top-level keys; others are ignored
+        extra = dict(nested) if isinstance(nested, dict) else {}
         extra.update({k: v for k, v in options.extra.items() if k in names})
-        if unknown and not extra:
-            pass  # other demos' options
+        bad = set(extra) - names
+        if bad:
+            raise ValueError(f"unknown diffusion demo settings {sorted(bad)}; known: {sorted(names)}")
         return cls(**{**asdict(base), **extra})
 
 
-def _ddpm(settings: DiffusionDemoSettings, options: DemoOptions, train_images, log):
+def _ddpm(settings: DiffusionDemoSettings, options: DemoOptions, train_images):
     if settings.ddpm_dir:
         return load_ddpm(settings.ddpm_dir), {"path": settings.ddpm_dir, "cached": True}
     training = DDPMTrainConfig(steps=settings.ddpm_steps, batch_size=settings.ddpm_batch, lr=settings.ddpm_lr,
@@ -86,17 +101,19 @@ def _ddpm(settings: DiffusionDemoSettings, options: DemoOptions, train_images, l
                     device=options.device)
 
 
-def _kinds(s: DiffusionDemoSettings, options: DemoOptions, data, log) -> tuple[list[GuidanceKind], dict]:
+def _kinds(s: DiffusionDemoSettings, options: DemoOptions, data) -> tuple[list[GuidanceKind], dict]:
     kinds, info = [], {}
     root = options.zoo_root
     robust_clean = zoo.get(s.robust, root=root)
     refiner = BigrocRefiner(robust_clean, eps=s.refine_eps, steps=s.refine_steps)
     if "x0" in s.kinds:
         standard_clean = zoo.get(s.standard, root=root)
-        kinds += [GuidanceKind("x0-hat, standard", CleanGuidance(standard_clean, s.through_unet), None, "x0-hat", False),
-                  GuidanceKind("x0-hat, robust", CleanGuidance(robust_clean, s.through_unet), None, "x0-hat", True),
+        kinds += [GuidanceKind("x0-hat, standard", CleanGuidance(standard_clean, s.through_unet), None, "x0-hat", False,
+                               s.x0_scales),
+                  GuidanceKind("x0-hat, robust", CleanGuidance(robust_clean, s.through_unet), None, "x0-hat", True,
+                               s.x0_scales),
                   GuidanceKind("x0-hat, robust + BIGRoC", CleanGuidance(robust_clean, s.through_unet), refiner,
-                               "x0-hat", True)]
+                               "x0-hat", True, s.x0_scales)]
     if "noise-aware" in s.kinds:
         nroot = s.noise_root or (options.zoo_root if options.quick else None)
         cfg = dict(batch_size=64 if not options.quick else 8, attack_steps=s.attack_steps, width=s.noise_width,
@@ -127,19 +144,18 @@ def demo(section: Section, options: DemoOptions) -> None:
         test = subset(test, 400, seed=options.seed)
     names = list(train.info.class_names)
 
-    pipe, ddpm_info = _ddpm(s, options, train.images, print)
+    pipe, ddpm_info = _ddpm(s, options, train.images)
     section.add_text(("Using the cached DDPM at " if ddpm_info.get("cached") else "Trained a new DDPM, cached at ")
                      + f"{ddpm_info.get('path')}.")
     pipe = pipe.to(options.device)
     pipe.scheduler = DDIMScheduler.from_config(make_scheduler().config)
     pipe.set_progress_bar_config(disable=True)
 
-    kinds, info = _kinds(s, options, train, print)
+    kinds, info = _kinds(s, options, train)
     if "noise-aware classifiers" in info:
         std, adv = info.pop("noise-aware classifiers")
         acc = {name: noised_accuracy(m, test.images[:1000], test.targets[:1000], make_scheduler())
                for name, m in (("standard", std), ("adversarial", adv))}
-        import pandas as pd
         section.add_table(pd.DataFrame(acc).rename_axis("t"), "noise-aware classifier accuracy",
                           "accuracy of the time-dependent classifiers on test images noised to step t")
 
@@ -147,24 +163,29 @@ def demo(section: Section, options: DemoOptions) -> None:
         evaluator = Evaluator(train_evaluator(train, "mlp", n=500), "mlp stand-in")
     else:
         evaluator = Evaluator(zoo.get(s.evaluator, root=options.zoo_root), s.evaluator)
-    reference = RealReference(evaluator, test.images, test.targets, pca_dim=min(16, len(test.images) - 1))
+    ref = subset(test, s.reference_size, seed=options.seed) if len(test.images) > s.reference_size else test
+    reference = RealReference(evaluator, ref.images, ref.targets, pca_dim=min(16, len(test.images) - 1))
     labels = class_labels(s.classes, s.per_class)
     table, images = sweep(pipe, kinds, s.scales, labels, reference, seed=options.seed, steps=s.sampling_steps)
 
     best = best_scales(table)
-    pairs = [(f"{f}, robust", f"{f}, standard") for f in ("x0-hat",) if "x0" in s.kinds] + \
-            [("noise-aware, adversarial", "noise-aware, standard")] * ("noise-aware" in s.kinds)
-    pairs += [(r + (" + BIGRoC" if "x0" in r else " + BIGRoC"), st) for r, st in list(pairs)]
+    pairs = []
+    if "x0" in s.kinds:
+        pairs += [("x0-hat, robust", "x0-hat, standard"), ("x0-hat, robust + BIGRoC", "x0-hat, standard")]
+    if "noise-aware" in s.kinds:
+        pairs += [("noise-aware, adversarial", "noise-aware, standard"),
+                  ("noise-aware, adversarial + BIGRoC", "noise-aware, standard")]
     gains = [margins(best, r, st) for r, st in pairs]
 
-    grid_scale = s.grid_scale or s.scales[len(s.scales) // 2]
-    keys = [(UNGUIDED, 0.0)] + [(k.name, grid_scale) for k in kinds]
+    def grid_scale(k):
+        sc = k.scales or s.scales
+        return s.grid_scale if s.grid_scale in sc else sc[len(sc) // 2]
+    keys = [(UNGUIDED, 0.0)] + [(k.name, grid_scale(k)) for k in kinds]
     section.add_figure(plot_grids(images, keys, labels, names), "grids",
-                       f"rows: classes; same seeds in every panel; DDIM {s.sampling_steps} steps, scale {grid_scale:g}")
+                       f"rows: classes; same seeds in every panel; DDIM {s.sampling_steps} steps")
     section.add_figure(plot_sweep(table), "sweep", "evaluator accuracy and Fréchet distance versus guidance scale")
     section.add_table(table.set_index(["kind", "scale"]), "sweep", "same seeds and scales for every kind")
     section.add_table(best.set_index("kind"), "best scales", "each kind at its own best scale")
-    import pandas as pd
     section.add_table(pd.DataFrame(gains).set_index("robust"), "robust minus standard",
                       "positive = robust better (accuracy gain, Fréchet-distance reduction), best scale of each")
     section.add_settings({**asdict(s), "ddpm": {k: v for k, v in ddpm_info.items() if k != "loss"},

@@ -142,7 +142,7 @@ def train_noise_classifier(images: torch.Tensor, labels: torch.Tensor, scheduler
     T = scheduler.config.num_train_timesteps
     losses, start = [], time.time()
     desc = "noise-aware classifier" + (f" (adversarial, L2 {config.eps:g})" if config.adversarial else "")
-    for step in tqdm(range(config.steps), desc=desc, disable=not progress, mininterval=5):
+    for _ in tqdm(range(config.steps), desc=desc, disable=not progress, mininterval=5):
         idx = torch.randint(0, data.shape[0], (config.batch_size,), generator=g)
         x0, y = data[idx], labels[idx].long()
         t = torch.randint(0, T, (len(idx),), generator=g)
