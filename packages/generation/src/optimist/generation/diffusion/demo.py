@@ -104,10 +104,10 @@ def _ddpm(settings: DiffusionDemoSettings, options: DemoOptions, train_images):
 def _kinds(s: DiffusionDemoSettings, options: DemoOptions, data) -> tuple[list[GuidanceKind], dict]:
     kinds, info = [], {}
     root = options.zoo_root
-    robust_clean = zoo.get(s.robust, root=root)
+    robust_clean = zoo.get(s.robust, root=root).to(options.device)
     refiner = BigrocRefiner(robust_clean, eps=s.refine_eps, steps=s.refine_steps)
     if "x0" in s.kinds:
-        standard_clean = zoo.get(s.standard, root=root)
+        standard_clean = zoo.get(s.standard, root=root).to(options.device)
         kinds += [GuidanceKind("x0-hat, standard", CleanGuidance(standard_clean, s.through_unet), None, "x0-hat", False,
                                s.x0_scales),
                   GuidanceKind("x0-hat, robust", CleanGuidance(robust_clean, s.through_unet), None, "x0-hat", True,
@@ -123,6 +123,7 @@ def _kinds(s: DiffusionDemoSettings, options: DemoOptions, data) -> tuple[list[G
         adv, i_adv = get_noise_classifier(NoiseClassifierConfig(steps=s.adv_steps, eps=s.adv_eps, **cfg),
                                           root=nroot, images=data.images, labels=data.targets,
                                           progress=not options.quick)
+        std, adv = std.to(options.device), adv.to(options.device)
         info["noise-aware standard"], info["noise-aware adversarial"] = i_std, i_adv
         kinds += [GuidanceKind("noise-aware, standard", NoiseAwareGuidance(std), None, "noise-aware", False),
                   GuidanceKind("noise-aware, adversarial", NoiseAwareGuidance(adv), None, "noise-aware", True),

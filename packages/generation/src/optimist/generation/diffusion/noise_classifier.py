@@ -165,10 +165,12 @@ def noised_accuracy(model: NoiseAwareClassifier, images: torch.Tensor, labels: t
                     timesteps: tuple[int, ...] = (0, 250, 500, 750), seed: int = 0) -> dict[int, float]:
     """Accuracy on test images noised to each of ``timesteps``."""
     g = torch.Generator().manual_seed(seed)
+    device = next(model.parameters()).device
     x0 = to_model_space(images.float())
     out = {}
     for t in timesteps:
         tt = torch.full((x0.shape[0],), t, dtype=torch.long)
         x_t = scheduler.add_noise(x0, torch.randn(x0.shape, generator=g), tt)
-        out[t] = (model(x_t, tt).argmax(1) == labels).float().mean().item()
+        pred = model(x_t.to(device), tt.to(device)).argmax(1).cpu()
+        out[t] = (pred == labels).float().mean().item()
     return out
