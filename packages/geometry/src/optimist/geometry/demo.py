@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -48,6 +49,11 @@ def settings_for(options: DemoOptions) -> dict:
         s.update(QUICK)
     s.update({k: v for k, v in options.extra.items() if k in DEFAULTS})
     return s
+
+
+def _median(t: torch.Tensor) -> float:
+    """The median as numpy and pandas compute it (mean of the middle pair), so every table agrees."""
+    return float(np.median(t.double().cpu().numpy()))
 
 
 def _random_rate(model, x, threat: str, seed: int) -> float:
@@ -108,8 +114,8 @@ def demo(section: Section, options: DemoOptions) -> None:
             "median L2 margin": l2["median"], "rho L2": l2["rho"],
             "median Linf margin": li["median"], "rho Linf": li["rho"],
             "median L2 margin, lowest DCT block": fmed[0], "median L2 margin, highest DCT block": fmed[-1],
-            "median lambda_max (loss Hessian)": float(curv[label].median()),
-            f"median linearity gap ({s['gap_threat']})": float(gaps[label].median()),
+            "median lambda_max (loss Hessian)": _median(curv[label]),
+            f"median linearity gap ({s['gap_threat']})": _median(gaps[label]),
             f"universal fooling rate ({s['universal_threat']}, held-out)":
                 fooling_rate(model, heldout, uaps[label].perturbation),
             f"random-noise fooling rate ({s['universal_threat']})":

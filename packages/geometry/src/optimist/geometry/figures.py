@@ -32,7 +32,7 @@ def plot_margin_histograms(margins: dict[str, dict[str, MarginResult]], bins: in
     norms = list(next(iter(margins.values())))
     fig, axes = plt.subplots(1, len(norms), figsize=(5.2 * len(norms), 3.6), squeeze=False)
     for ax, norm in zip(axes[0], norms):
-        values = {label: res[norm].relative.numpy() for label, res in margins.items()}
+        values = {label: res[norm].relative.cpu().numpy() for label, res in margins.items()}
         finite = np.concatenate([v[np.isfinite(v)] for v in values.values()])
         edges = np.linspace(0, finite.max() * 1.02 if len(finite) else 1.0, bins + 1)
         for color, (label, v) in zip(COLORS, values.items()):
@@ -87,11 +87,11 @@ def plot_curvature(eigenvalues: dict[str, torch.Tensor], bins: int = 30):
     """Histograms of log10 of the dominant input-Hessian eigenvalue of the loss, per model."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
-    logs = {k: np.log10(np.clip(v.double().numpy(), 1e-12, None)) for k, v in eigenvalues.items()}
+    logs = {k: np.log10(np.clip(v.double().cpu().numpy(), 1e-12, None)) for k, v in eigenvalues.items()}
     allv = np.concatenate(list(logs.values()))
     edges = np.linspace(allv.min(), allv.max() + 1e-9, bins + 1)
     for color, (label, v) in zip(COLORS, logs.items()):
-        med = float(eigenvalues[label].double().median())
+        med = float(np.median(eigenvalues[label].double().cpu().numpy()))
         ax.hist(v, bins=edges, alpha=0.45, color=color, label=f"{label} (median {med:.3g})")
     ax.set_xlabel(r"$\log_{10} \lambda_{max}$ of the input Hessian of the loss")
     ax.set_ylabel("images")

@@ -40,15 +40,15 @@ class MarginResult:
 
 def summarize(margin: torch.Tensor, relative: torch.Tensor | None = None, success: torch.Tensor | None = None) -> dict:
     """Summary statistics of a margin sample in which failures are ``inf``."""
-    m = margin.double().numpy()
+    m = margin.double().cpu().numpy()
     found = np.isfinite(m)
     q25, q50, q75 = np.quantile(m, [0.25, 0.5, 0.75]) if len(m) else (math.nan,) * 3
     out = {"n": int(len(m)), "median": float(q50), "q25": float(q25), "q75": float(q75),
            "mean": float(m[found].mean()) if found.any() else math.nan}
     if relative is not None:
-        r = relative.double().numpy()
+        r = relative.double().cpu().numpy()
         out["rho"] = float(r[np.isfinite(r)].mean()) if np.isfinite(r).any() else math.nan
-    found_rate = success.float() if success is not None else torch.from_numpy(found).float()
+    found_rate = success.float().cpu() if success is not None else torch.from_numpy(found).float()
     out["found"] = float(found_rate.mean()) if len(m) else math.nan
     return out
 

@@ -43,7 +43,7 @@ class SubspaceMargins:
 
     def median(self) -> np.ndarray:
         """Median margin per block, lowest frequency first."""
-        return self.margin.double().median(dim=1).values.numpy() if self.margin.numel() else np.zeros(0)
+        return np.median(self.margin.double().cpu().numpy(), axis=1) if self.margin.numel() else np.zeros(0)
 
 
 def subspace_margins(model: nn.Module, x: torch.Tensor, block: int = 8, stride: int = 1, overshoot: float = 0.02,
