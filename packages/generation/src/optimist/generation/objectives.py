@@ -6,11 +6,13 @@ index as it runs, so objectives that need several per-example tensors receive th
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optimist.core.attacks import cross_entropy
+from optimist.core.attacks import Objective, cross_entropy
 
 
 class Packed:
@@ -32,7 +34,7 @@ class Packed:
         fields = self.__dict__.get("_fields", {})
         if name in fields:
             return fields[name]
-        raise AttributeError(name)
+        raise AttributeError(f"Packed has no field {name!r}; fields: {', '.join(fields)}")
 
     def to(self, device) -> "Packed":
         """Every tensor moved to ``device``."""
@@ -47,6 +49,32 @@ def class_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tens
     return cross_entropy(model, x, y)
 
 
+def _check_confidence(confidence: float | None) -> float:
+    """The cross-entropy floor -log(confidence) (0 when ``confidence`` is None: no floor)."""
+    if confidence is None:
+        return 0.0
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1) or None, got {confidence}")
+    return -math.log(confidence)
+
+
+def targeted_loss(confidence: float | None = None) -> Objective:
+    """Targeted cross-entropy, floored at ``-log(confidence)`` when ``confidence`` is given.
+
+    With a floor, an example stops changing once the model gives its target probability ``confidence``:
+    PGD then sees a zero gradient there (a margin as in Carlini & Wagner's kappa). Without one, PGD keeps
+    pushing the model's confidence up for the whole budget, as in Santurkar et al.
+    """
+    floor = _check_confidence(confidence)
+    if floor == 0.0:
+        return class_loss
+
+    def floored_class_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(model(x), y, reduction="none").clamp_min(floor)
+
+    return floored_class_loss
+
+
 def inpainting_loss(model: nn.Module, x: torch.Tensor, y: Packed) -> torch.Tensor:
     """CE toward ``y.labels`` plus ``y.lam * ||(x - y.original) * y.keep||^2 / D``: fill the hole, keep the rest.
 
@@ -55,7 +83,9 @@ def inpainting_loss(model: nn.Module, x: torch.Tensor, y: Packed) -> torch.Tenso
     resolution (their lambda = 10 carries over from 224x224 to 28x28).
     """
     penalty = ((x - y.original) * y.keep).flatten(1).pow(2).mean(1)
-    return F.cross_entropy(model(x), y.labels, reduction="none") + y.lam * penalty
+    ce = F.cross_entropy(model(x), y.labels, reduction="none")
+    floor = getattr(y, "floor", 0.0)
+    return (ce.clamp_min(floor) if floor else ce) + y.lam * penalty
 
 
 def representation(model: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,7 @@ def frechet_from_stats(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, co
         raise ValueError(f"shape mismatch: means {mu_a.shape} vs {mu_b.shape}, covariances {cov_a.shape} vs "
                          f"{cov_b.shape}")
     diff = mu_a - mu_b
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    covmean = linalg.sqrtm(cov_a @ cov_b)
     if not np.isfinite(covmean).all():  # singular product: regularise both (as pytorch-fid does)
         offset = np.eye(cov_a.shape[0]) * eps
         covmean = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))

@@ -7,6 +7,8 @@ official notebook, the hole starts at the image's mean pixel value and the penal
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -57,7 +59,8 @@ def unmasked_rms(images: torch.Tensor, original: torch.Tensor, mask: torch.Tenso
 
 
 def inpaint(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
-            lam: float = DEFAULT_LAM, fill: float | str = "mean", budget: Budget = INPAINTING) -> TaskResult:
+            lam: float = DEFAULT_LAM, fill: float | str = "mean", budget: Budget = INPAINTING,
+            confidence: float | None = None) -> TaskResult:
     """Fill the pixels where ``mask`` is 1 so that the image is classified as ``labels``.
 
     Args:
@@ -65,6 +68,8 @@ def inpaint(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mask: 
             ("mean": the image's mean pixel value, or a number in [0, 1]).
         mask: (N, 1 or C, H, W), 1 on missing pixels.
         lam: weight of the (pixel-averaged) penalty on changing the known pixels; larger keeps them closer.
+        confidence: floor the cross-entropy at -log(confidence), as in
+            :func:`~optimist.generation.objectives.targeted_loss`.
     Returns:
         A result whose ``reference`` is the ground truth and ``extras["unmasked_rms"]`` the per-example RMS
         change of the known pixels.
@@ -81,9 +86,14 @@ def inpaint(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mask: 
         raise ValueError(f"lam must be >= 0, got {lam}")
     mask = mask.to(images.dtype)
     start = corrupt(images, mask, fill)
-    y = Packed(labels=labels, original=start, keep=(1 - mask).expand_as(images).contiguous(), lam=float(lam))
+    if confidence is not None and not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1) or None, got {confidence}")
+    floor = -math.log(confidence) if confidence is not None else 0.0
+    y = Packed(labels=labels, original=start, keep=(1 - mask).expand_as(images).contiguous(), lam=float(lam),
+               floor=floor)
     result = run_task(model, "inpainting", start, y, inpainting_loss, budget, targets=labels, reference=images,
-                      settings={"lam": float(lam), "fill": fill, "masked_fraction": mask.mean().item()})
+                      settings={"lam": float(lam), "fill": fill, "masked_fraction": mask.mean().item(),
+                                "confidence": confidence})
     result.extras["mask"] = mask.cpu()
     result.extras["unmasked_rms"] = unmasked_rms(result.images, images.cpu(), mask.cpu())
     return result

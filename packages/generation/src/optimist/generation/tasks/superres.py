@@ -8,7 +8,7 @@ from torch import nn
 
 from optimist.core.attacks.checks import check_images
 from optimist.generation.budgets import SUPER_RESOLUTION, Budget
-from optimist.generation.objectives import class_loss
+from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult
 from optimist.generation.tasks.engine import check_labels, run_task
 
@@ -31,10 +31,11 @@ def upsample(low_res: torch.Tensor, size: int, mode: str = "bilinear") -> torch.
 
 def super_resolve(model: nn.Module, low_res: torch.Tensor, labels: torch.Tensor, size: int | None = None,
                   budget: Budget = SUPER_RESOLUTION, ground_truth: torch.Tensor | None = None,
-                  mode: str = "bilinear") -> TaskResult:
+                  mode: str = "bilinear", confidence: float | None = None) -> TaskResult:
     """Upsample ``low_res`` to ``size`` (default: the model's input size), then descend CE toward ``labels``.
 
-    ``ground_truth`` (the high-resolution originals, if known) is stored as the result's reference.
+    ``ground_truth`` (the high-resolution originals, if known) is stored as the result's reference;
+    ``confidence`` floors the cross-entropy as in :func:`~optimist.generation.objectives.targeted_loss`.
     """
     check_images(low_res, "low_res")
     labels = check_labels(labels, low_res.shape[0], getattr(model, "num_classes", None))
@@ -45,6 +46,6 @@ def super_resolve(model: nn.Module, low_res: torch.Tensor, labels: torch.Tensor,
         raise ValueError(f"ground_truth must be {low_res.shape[0]} images of side {size}, "
                          f"got {tuple(ground_truth.shape)}")
     seeds = upsample(low_res, size, mode)
-    return run_task(model, "super-resolution", seeds, labels, class_loss, budget, targets=labels,
-                    reference=ground_truth,
-                    settings={"low_resolution": low_res.shape[-1], "size": size, "upsampling": mode})
+    return run_task(model, "super-resolution", seeds, labels, targeted_loss(confidence), budget, targets=labels,
+                    reference=ground_truth, settings={"low_resolution": low_res.shape[-1], "size": size,
+                                                      "upsampling": mode, "confidence": confidence})

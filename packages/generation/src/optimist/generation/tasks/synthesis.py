@@ -6,16 +6,19 @@ import torch
 from torch import nn
 
 from optimist.generation.budgets import GENERATION, Budget
-from optimist.generation.objectives import class_loss
+from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult
 from optimist.generation.tasks.engine import check_labels, run_task
 
 
-def generate(model: nn.Module, seeds: torch.Tensor, targets: torch.Tensor, budget: Budget = GENERATION) -> TaskResult:
+def generate(model: nn.Module, seeds: torch.Tensor, targets: torch.Tensor, budget: Budget = GENERATION,
+             confidence: float | None = None) -> TaskResult:
     """Push each seed toward its target class by minimising the model's cross-entropy within ``budget``.
 
     ``seeds`` are usually draws of :class:`~optimist.generation.seeds.ClassGaussian` for ``targets``;
-    pass the same seeds to every model to compare them.
+    pass the same seeds to every model to compare them. With ``confidence``, an image stops changing once
+    the model gives its target that probability (see :func:`~optimist.generation.objectives.targeted_loss`).
     """
     targets = check_labels(targets, seeds.shape[0], getattr(model, "num_classes", None), "targets")
-    return run_task(model, "class-generation", seeds, targets, class_loss, budget, targets=targets)
+    return run_task(model, "class-generation", seeds, targets, targeted_loss(confidence), budget, targets=targets,
+                    settings={"confidence": confidence})

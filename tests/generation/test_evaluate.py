@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from optimist.generation import Budget, Evaluator, RealReference, compare, quality, scale_l2_eps, translate
+from optimist.generation.showcase import FMNIST_TRANSLATION
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_evaluator, fmnist_test):
+    return RealReference(Evaluator(tiny_evaluator), fmnist_test.images[5000:7000], fmnist_test.targets[5000:7000])
+
+
+def test_evaluator_must_be_independent(small_pair, tiny_evaluator):
+    judge = Evaluator(small_pair["robust"])
+    with pytest.raises(ValueError, match="generating model"):
+        judge.check_independent(small_pair["robust"])
+    Evaluator(tiny_evaluator).check_independent(small_pair["robust"])
+    with pytest.raises(ValueError, match="Classifier"):
+        Evaluator(torch.nn.Linear(3, 3))
+
+
+def test_real_images_score_like_the_evaluator(reference, tiny_evaluator, fmnist_test):
+    x, y = fmnist_test.images[:200], fmnist_test.targets[:200]
+    row = quality(x, y, reference, ground_truth=x)
+    with torch.no_grad():
+        acc = (tiny_evaluator(x).argmax(1) == y).float().mean().item()
+    assert row["evaluator accuracy"] == pytest.approx(acc)
+    assert row["mse"] == 0 and row["ssim"] == pytest.approx(1.0, abs=1e-6)
+    noise = torch.rand(200, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert quality(noise, y, reference)["frechet"] > 5 * row["frechet"]
+
+
+def test_robust_translations_convince_the_independent_evaluator_more(small_pair, reference, fmnist_test):
+    """Shirt -> coat and the like: the robust model's translations are the target class to another model."""
+    idx = torch.arange(5000)[fmnist_test.targets[:5000] != 8][:60]  # bags have no natural neighbour
+    x, y = fmnist_test.images[idx], fmnist_test.targets[idx]
+    target = torch.tensor([FMNIST_TRANSLATION[int(k)] for k in y])
+    budget = Budget(scale_l2_eps(80), 0.3, 30)
+    results = {name: translate(m, x, target, budget, source_classes=y, confidence=0.9)
+               for name, m in small_pair.items()}
+    table = compare(results, reference).set_index("generator")
+    acc = table["evaluator accuracy"]
+    assert acc["robust"] > acc["standard"] + 0.1
+    assert table.loc["robust", "frechet"] < table.loc["standard", "frechet"]
+    assert {"seed (no PGD)", "real images"} <= set(table.index)
+
+
+def test_compare_needs_identical_seeds(small_pair, reference, inputs):
+    x, y = inputs
+    budget = Budget(1.0, 0.2, 3)
+    a = translate(small_pair["standard"], x, y, budget)
+    b = translate(small_pair["robust"], x.flip(0), y.flip(0), budget)
+    with pytest.raises(ValueError, match="same task and seeds"):
+        compare({"a": a, "b": b}, reference)
+    with pytest.raises(ValueError, match="empty"):
+        compare({}, reference)
