@@ -20,15 +20,20 @@ def _show(ax, img: torch.Tensor) -> None:
         ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
 
 
-def column_titles(result: TaskResult, class_names: tuple[str, ...] | None, n: int) -> list[str]:
-    """What each column shows: the target class, "A -> B" for translation, the unit for visualisation."""
+def column_titles(results: dict[str, TaskResult], class_names: tuple[str, ...] | None, n: int) -> list[str]:
+    """What each column shows: the target class, "A -> B" for translation, the unit for visualisation
+    (its rank among each model's most active units when the models maximise different units)."""
     names = class_names or ()
+    result = next(iter(results.values()))
 
     def name(k: int) -> str:
         return names[k] if k < len(names) else str(k)
 
     if "unit" in result.extras:
-        return [f"unit {int(u)}" for u in result.extras["unit"][:n]]
+        units = [r.extras["unit"][:n] for r in results.values()]
+        if all(torch.equal(u, units[0]) for u in units):
+            return [f"unit {int(u)}" for u in units[0]]
+        return [f"unit #{j + 1}" for j in range(min(n, len(units[0])))]
     if result.targets is None:
         return [""] * n
     if "source" in result.extras:
@@ -62,7 +67,7 @@ def task_grid(results: dict[str, TaskResult], class_names: tuple[str, ...] | Non
     n = min(n, len(first), MAX_COLUMNS)
     rows = result_rows(results, n)
     fig, axes = plt.subplots(len(rows), n, figsize=(1.05 * n + 1.2, 1.1 * len(rows) + 0.5), squeeze=False)
-    titles = column_titles(first, class_names, n)
+    titles = column_titles(results, class_names, n)
     for i, (label, imgs) in enumerate(rows):
         for j in range(n):
             _show(axes[i][j], imgs[j])
@@ -86,10 +91,10 @@ def overview(all_results: dict[str, dict[str, TaskResult]], class_names: tuple[s
             results = {k: _select(r, columns[task]) for k, r in results.items()}
         first = next(iter(results.values()))
         k = min(n, len(first))
-        blocks.append((task, result_rows(results, k), column_titles(first, class_names, k)))
+        blocks.append((task, result_rows(results, k), column_titles(results, class_names, k)))
     total = sum(len(rows) for _, rows, _ in blocks)
-    fig, axes = plt.subplots(total, n, figsize=(1.0 * n + 1.8, 0.95 * total + 0.4 * len(blocks)), squeeze=False,
-                             gridspec_kw={"hspace": 0.15, "wspace": 0.05})
+    fig, axes = plt.subplots(total, n, figsize=(1.0 * n + 1.8, 1.1 * total), squeeze=False,
+                             gridspec_kw={"hspace": 0.35, "wspace": 0.05})
     r = 0
     for task, rows, titles in blocks:
         for i, (label, imgs) in enumerate(rows):
