@@ -32,7 +32,7 @@ def test_unknown_values_list_valid_ones(capsys):
 
 def test_train_then_eval(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "--method", "pgd", "--threat", "linf:0.1", "--epochs", "1", "--n", "512",
+    assert main(["train", "--method", "pgd", "--threat", "linf:0.1", "--epochs", "1", "--subset", "512",
                  "--attack-steps", "2", "--out", str(out)]) == 0
     assert (out / "latest.json").exists()
     capsys.readouterr()
@@ -63,3 +63,12 @@ def test_console_script_installed():
     exe = Path(sys.executable).parent / "optimist"
     res = subprocess.run([str(exe), "demo", "--list"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and "core" in res.stdout.split()
+
+
+def test_demo_settings_parse():
+    from optimist.core.cli import _parse_settings
+
+    assert _parse_settings(["stride=1", "models=[\"a\"]", "name=robust"]) == {
+        "stride": 1, "models": ["a"], "name": "robust"}
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        _parse_settings(["stride"])

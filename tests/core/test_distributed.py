@@ -12,7 +12,7 @@ def test_torchrun_two_processes(tmp_path):
     torchrun = Path(sys.executable).parent / "torchrun"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "optimist.core.cli", "train",
-           "--method", "pgd", "--threat", "linf:0.1", "--attack-steps", "2", "--epochs", "2", "--n", "1024",
+           "--method", "pgd", "--threat", "linf:0.1", "--attack-steps", "2", "--epochs", "2", "--subset", "1024",
            "--batch-size", "128", "--out", str(out)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stderr[-3000:]

@@ -17,6 +17,20 @@ Optimist: what adversarial robustness is good for, with working code and measure
 """
 
 
+def _parse_settings(items: list[str] | None) -> dict:
+    """``["stride=1", "models=[\"a\",\"b\"]"]`` -> {"stride": 1, "models": ["a", "b"]} (JSON values, else text)."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
 def _demo(args) -> int:
     from optimist.core.demo import DemoOptions, available_demos, run_demos
 
@@ -25,7 +39,7 @@ def _demo(args) -> int:
             print(name)
         return 0
     opts = DemoOptions(out_dir=Path(args.out), seed=args.seed, device=args.device, quick=args.quick,
-                       zoo_root=Path(args.zoo_root) if args.zoo_root else None)
+                       zoo_root=Path(args.zoo_root) if args.zoo_root else None, extra=_parse_settings(args.set))
     path = run_demos(args.names or None, opts)
     print(f"Report written to {path.resolve()}")
     return 0
@@ -46,8 +60,8 @@ def _train(args) -> int:
     data = load_dataset(args.dataset, "train", root=args.data_root)
     if args.classes:
         data = subset(data, classes=[int(c) for c in args.classes.split(",")])
-    if args.n:
-        data = subset(data, args.n, seed=cfg.seed)
+    if args.subset:
+        data = subset(data, args.subset, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     model = build_for_dataset(args.model, data.info)
     card = {"dataset": {"name": args.dataset, "classes": list(data.info.class_names), "train_size": len(data)}}
@@ -144,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: %(default)s)")
     d.add_argument("--zoo-root", default=None, help="zoo cache folder (default: $OPTIMIST_HOME/zoo)")
+    d.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a demo setting (JSON value), e.g. --set stride=1; each demo documents its keys")
     d.set_defaults(fn=_demo)
 
     t = sub.add_parser("train", help="train a standard or robust model",
@@ -163,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--attack-steps", type=int, help="PGD steps for pgd/trades training")
     t.add_argument("--beta", type=float, help="TRADES beta")
     t.add_argument("--seed", type=int)
-    t.add_argument("--n", type=int, help="train on a random subset of N images")
+    t.add_argument("--subset", type=int, metavar="N", help="train on a random subset of N images")
     t.add_argument("--classes", help="train on these classes only, e.g. 0,1,2,3,4")
     t.add_argument("--device", default=None)
     t.add_argument("--out", required=True, help="run folder for checkpoints")
