@@ -173,12 +173,14 @@ def default_cache() -> FeatureCache:
 
 def extract_features(model: nn.Module, dataset: Dataset, cache: FeatureCache | bool | None = None,
                      label: str | None = None, key: str | None = None, batch_size: int = 512,
-                     device: str | torch.device = "cpu", progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                     device: str | torch.device = "cpu", progress: bool = False,
+                     fingerprint: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Penultimate features and labels of ``dataset`` under ``model``, from the cache when possible.
 
     ``cache``: a :class:`FeatureCache`, ``None`` for :func:`default_cache`, or ``False`` to always compute.
     ``label`` names the data in cache file names (e.g. ``"digits-test"``); ``key`` replaces the content hash
-    for datasets that cannot be hashed.
+    for datasets that cannot be hashed; ``fingerprint`` passes a precomputed :func:`dataset_fingerprint` (to
+    hash a split once when many models see it).
     """
     if cache is False:
         return compute_features(model, dataset, batch_size, device, progress)
@@ -186,6 +188,8 @@ def extract_features(model: nn.Module, dataset: Dataset, cache: FeatureCache | b
     model_id = model_fingerprint(model)
     if key:
         data_id = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    elif fingerprint:
+        data_id = fingerprint
     else:
         try:
             data_id = dataset_fingerprint(dataset)

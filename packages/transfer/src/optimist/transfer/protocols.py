@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from optimist.transfer.features import FeatureCache, extract_features
+from optimist.transfer.features import FeatureCache, dataset_fingerprint, extract_features
 from optimist.transfer.finetune import FinetuneConfig, finetune_accuracy
 from optimist.transfer.probe import DEFAULT_CS, fit_probe, probe_accuracy
 from optimist.transfer.sources import Source
@@ -82,6 +82,16 @@ def _plan(labels: np.ndarray, shots: list, seeds: Sequence[int], target: Target)
     return plan
 
 
+def _fingerprint(dataset, memo: dict) -> str | None:
+    """Hash each target split once per run, not once per source (None: extract_features decides)."""
+    if id(dataset) not in memo:
+        try:
+            memo[id(dataset)] = dataset_fingerprint(dataset)
+        except ValueError:
+            memo[id(dataset)] = None
+    return memo[id(dataset)]
+
+
 def _row(source: Source, target: Target, protocol: str, shots: str, seed: int, acc: float, n_train: int,
          threat: str | None) -> dict:
     thr, robust = source.robust_at(threat)
@@ -120,6 +130,7 @@ def run_transfer(sources: Sequence[Source], targets: Sequence[Target], protocols
                     continue  # the full-data probe is deterministic
                 jobs += [(target, protocol, shot, seed, idx, src) for src in sources]
     feats: dict = {}
+    data_keys: dict = {}
     bar = tqdm(jobs, desc="transfer", disable=not progress)
     for target, protocol, shot, seed, idx, src in bar:
         bar.set_postfix_str(f"{target.name} {protocol} {shot}-shot {src.label}")
@@ -128,7 +139,8 @@ def run_transfer(sources: Sequence[Source], targets: Sequence[Target], protocols
             key = (id(src), target.name)
             if key not in feats:
                 feats[key] = tuple(
-                    extract_features(src.model, ds, cache=cache, label=f"{target.name}-{split}", device=device)
+                    extract_features(src.model, ds, cache=cache, label=f"{target.name}-{split}",
+                                     fingerprint=_fingerprint(ds, data_keys), device=device)
                     for split, ds in (("train", target.train), ("test", target.test)))
             (x_tr, y_tr), (x_te, y_te) = feats[key]
             if idx is not None:
