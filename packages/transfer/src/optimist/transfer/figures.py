@@ -87,7 +87,8 @@ def plot_vs_epsilon(df: pd.DataFrame) -> plt.Figure:
     for row in axes:  # one legend per protocol row, on its last panel that drew something
         drawn = [ax for ax in row[1:] if ax.get_legend_handles_labels()[0]]
         if drawn:
-            drawn[-1].legend(fontsize=7, title="labels per class", title_fontsize=7)
+            drawn[-1].legend(fontsize=7, title="labels per class", title_fontsize=7, loc="upper left",
+                             bbox_to_anchor=(1.02, 1.0))
     fig.suptitle("Transfer accuracy versus source robustness (mean ± 95% CI over seeds)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -107,9 +108,9 @@ def plot_vs_shots(df: pd.DataFrame, protocol: str = "linear") -> plt.Figure:
     fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.3), squeeze=False)
     for ax, target in zip(axes[0], targets):
         sub = s[s["target"] == target]
-        for p in pairs:
+        for j, p in enumerate(pairs):  # small horizontal offsets keep the error bars apart
             g = sub[(sub["norm"] == p[0]) & (sub["epsilon"] == p[1])]
-            g = g.assign(_x=g["shots"].map(x_of)).sort_values("_x")
+            g = g.assign(_x=g["shots"].map(x_of) + 0.06 * (j - (len(pairs) - 1) / 2)).sort_values("_x")
             _errorbar(ax, g["_x"], g, color=colors[p], label=display_label(*p))
         ax.set_xticks(range(len(shots)), shots)
         ax.set_xlabel("labelled target images per class")
