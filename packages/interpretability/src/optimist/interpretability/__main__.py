@@ -17,9 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="optimist-report-interpretability", help="report folder (default: %(default)s)")
     p.add_argument("--ladder", default="default", choices=["default", "linf", "l2", "all"],
                    help="models: default (standard, L∞ 0.05, L∞ 0.1) or a full zoo ladder (trains missing models)")
-    p.add_argument("--n", type=int, help="images scored (default 128)")
+    p.add_argument("--n", type=int, help="images scored (default 96)")
     p.add_argument("--steps", type=int, help="deletion/insertion steps (default 20)")
-    p.add_argument("--sensitivity-n", type=int, help="images for max-sensitivity (default 16)")
+    p.add_argument("--sensitivity-n", type=int, help="images for max-sensitivity (default 12)")
     p.add_argument("--methods", nargs="+", help="attribution methods (default: all five)")
     p.add_argument("--target", choices=["predicted", "label"], default="predicted")
     p.add_argument("--quick", action="store_true")

@@ -1,7 +1,7 @@
 """``optimist demo interpretability``: saliency of standard and robust zoo models, pictured and measured.
 
 Options (``DemoOptions.extra``): ``ladder`` ("default": standard, L∞ 0.05, L∞ 0.1; "linf", "l2" or
-"all" for the zoo's full ladders, which trains missing models), ``n`` (images scored, default 128),
+"all" for the zoo's full ladders, which trains missing models), ``n`` (images scored, default 96),
 ``steps`` (deletion/insertion steps, default 20), ``methods`` (list), ``target`` ("predicted" or "label").
 """
 
@@ -16,7 +16,7 @@ from optimist.interpretability.ladder import display_name, ladder_names, trainin
 
 QUICK = dict(n=12, steps=6, infidelity_samples=4, sensitivity_n=4, sensitivity_samples=2, n_figure=3,
              method_options={"integrated-gradients": {"n_steps": 4}, "smoothgrad": {"nt_samples": 2}})
-DEFAULT = dict(n=128, steps=20, infidelity_samples=8, sensitivity_n=16, sensitivity_samples=4, n_figure=6,
+DEFAULT = dict(n=96, steps=20, infidelity_samples=8, sensitivity_n=12, sensitivity_samples=3, n_figure=6,
                method_options={"integrated-gradients": {"n_steps": 16}, "smoothgrad": {"nt_samples": 8}})
 
 
