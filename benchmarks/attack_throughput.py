@@ -12,11 +12,11 @@ import argparse
 
 import pandas as pd
 import torch
-from timing import interleaved, median, save
 
 from optimist.core.attacks import Threat, pgd
 from optimist.core.data import load_dataset
 from optimist.core.models import build_model
+from timing import interleaved, median, save
 
 
 def _accuracy(model, x, y) -> float:

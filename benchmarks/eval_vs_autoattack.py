@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 
 import pandas as pd
-from timing import save
 
 from optimist.core import zoo
 from optimist.core.data import load_dataset
 from optimist.core.evaluate import robust_accuracy
+from timing import save
 
 
 def main() -> None:

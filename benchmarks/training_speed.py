@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 import pandas as pd
+
 from timing import save
 
 CHILD = r"""
