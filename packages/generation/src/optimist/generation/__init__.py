@@ -19,10 +19,17 @@ from optimist.generation.evaluate import (
     train_evaluator,
 )
 from optimist.generation.metrics import PCAProjection, class_diversity, frechet_distance, mse, ssim
-from optimist.generation.objectives import Packed, class_loss, feature_distance, inpainting_loss, negative_unit
+from optimist.generation.objectives import (
+    Packed,
+    class_loss,
+    feature_distance,
+    inpainting_loss,
+    negative_unit,
+    targeted_loss,
+)
 from optimist.generation.result import TaskResult
 from optimist.generation.seeds import ClassGaussian, class_labels
-from optimist.generation.showcase import ShowcaseConfig, ShowcaseResult, run_showcase
+from optimist.generation.showcase import ShowcaseConfig, ShowcaseResult, real_reference, run_showcase
 from optimist.generation.tasks import (
     corrupt,
     downsample,
@@ -40,10 +47,10 @@ from optimist.generation.tasks import (
 )
 
 __all__ = [
-    "DEFAULTS", "Budget", "ClassGaussian", "Evaluator", "PCAProjection", "Packed", "RealReference", "ShowcaseConfig",
-    "ShowcaseResult", "TaskResult", "class_diversity", "class_labels", "class_loss", "compare", "corrupt",
-    "downsample", "feature_distance", "frechet_distance", "generate", "improvement_summary", "inpaint",
-    "inpainting_loss", "invert", "mse", "negative_unit", "noise_seeds", "quality", "real_floor", "run_showcase",
-    "scale_l2_eps", "square_mask", "ssim", "super_resolve", "top_units", "train_evaluator", "translate",
-    "unmasked_rms", "upsample", "visualise",
+    "Budget", "ClassGaussian", "DEFAULTS", "Evaluator", "PCAProjection", "Packed", "RealReference",
+    "ShowcaseConfig", "ShowcaseResult", "TaskResult", "class_diversity", "class_labels", "class_loss", "compare",
+    "corrupt", "downsample", "feature_distance", "frechet_distance", "generate", "improvement_summary", "inpaint",
+    "inpainting_loss", "invert", "mse", "negative_unit", "noise_seeds", "quality", "real_floor", "real_reference",
+    "run_showcase", "scale_l2_eps", "square_mask", "ssim", "super_resolve", "targeted_loss", "top_units",
+    "train_evaluator", "translate", "unmasked_rms", "upsample", "visualise",
 ]

@@ -10,7 +10,7 @@ import pandas as pd
 
 from optimist.generation.evaluate import improvement_summary, train_evaluator
 from optimist.generation.figures import overview, task_grid
-from optimist.generation.showcase import ShowcaseConfig, run_showcase
+from optimist.generation.showcase import ShowcaseConfig, real_reference, run_showcase
 
 STANDARD = "fashion-mnist/small-cnn/standard"
 ROBUST = "fashion-mnist/small-cnn/linf-0.1"
@@ -71,12 +71,13 @@ def demo(section, options) -> None:
     evaluator, evaluator_about = _evaluator(options, options.quick, train)
     cfg = _config(options)
     t_models = time.perf_counter()
-    out = run_showcase(generators, evaluator, train, test, cfg, progress=not options.quick)
+    reference = real_reference(evaluator, test, cfg)
+    out = run_showcase(generators, evaluator, train, test, cfg, progress=not options.quick, reference=reference)
     # Generation and translation again without the confidence floor (Santurkar et al.'s protocol: descend
     # the cross-entropy for the whole budget), to show what the floor changes.
     free_cfg = replace(cfg, confidence=None, tasks=tuple(t for t in cfg.tasks if t in FLOORED_TASKS))
-    free = run_showcase(generators, evaluator, train, test, free_cfg, progress=not options.quick) \
-        if free_cfg.tasks and cfg.confidence is not None else None
+    free = run_showcase(generators, evaluator, train, test, free_cfg, progress=not options.quick,
+                        reference=reference) if free_cfg.tasks and cfg.confidence is not None else None
     compute_s = time.perf_counter() - t_models
 
     names = list(generators)
@@ -113,7 +114,7 @@ def demo(section, options) -> None:
            if cfg.confidence is not None else "No confidence floor: every task descends its objective for the "
            "whole budget, as Santurkar et al. do.")
     )
-    section.add_figure(overview(out.results, test.info.class_names, n=8), "overview",
+    section.add_figure(overview(out.results, test.info.class_names, n=6), "overview",
                        "Each task: the seeds, then each model's output from those seeds (standard first, robust "
                        "last), and the ground truth where there is one.")
     section.add_table(headline, "Robust vs standard",

@@ -39,8 +39,8 @@ FMNIST_TRANSLATION = {0: 3, 1: 3, 2: 4, 3: 0, 4: 2, 5: 7, 6: 4, 7: 9, 8: 2, 9: 7
 class ShowcaseConfig:
     """Sizes and budgets of one showcase run (defaults: the demo's, about 30 s of CPU for three models)."""
 
-    per_class: int = 10  # class generation: seeds per class
-    n_inputs: int = 50  # inpainting, super-resolution, translation, inversion: test images (balanced)
+    per_class: int = 8  # class generation: seeds per class
+    n_inputs: int = 40  # inpainting, super-resolution, translation, inversion: test images (balanced)
     n_units: int = 8  # feature visualisation: seeds (each maximising another top unit)
     seed_resolution: int = 4  # class Gaussians fitted at 4x4 and upsampled: Santurkar's 224 -> 32 ratio
     sr_factor: int = 4  # super-resolution from 7x7
@@ -53,7 +53,8 @@ class ShowcaseConfig:
     translation: dict[int, int] = field(default_factory=lambda: dict(FMNIST_TRANSLATION))
     budgets: dict[str, Budget] = field(default_factory=lambda: dict(DEFAULTS))
     tasks: tuple[str, ...] = TASKS
-    reference_split: int = 5000  # test images [0, split) feed the tasks, [split, end) are the real reference
+    reference_split: int = 5000  # test images [0, split) feed the tasks, later ones are the real reference
+    reference_size: int = 3000  # real reference images (from reference_split on)
     seed: int = 0
 
     def __post_init__(self):
@@ -90,14 +91,25 @@ def balanced_inputs(images: torch.Tensor, labels: torch.Tensor, n: int, seed: in
     return torch.stack(order)[:n]
 
 
+def real_reference(evaluator: nn.Module, test, config: ShowcaseConfig) -> RealReference:
+    """The real test images (after ``config.reference_split``) that every Fréchet distance compares with."""
+    split = config.reference_split
+    if not 0 < split < len(test.targets):
+        raise ValueError(f"reference_split must lie inside the test set (1..{len(test.targets) - 1}), got {split}")
+    end = split + config.reference_size
+    return RealReference(Evaluator(evaluator), test.images[split:end], test.targets[split:end])
+
+
 def run_showcase(generators: dict[str, nn.Module], evaluator: nn.Module, train, test,
-                 config: ShowcaseConfig | None = None, progress: bool = True) -> ShowcaseResult:
+                 config: ShowcaseConfig | None = None, progress: bool = True,
+                 reference: RealReference | None = None) -> ShowcaseResult:
     """Run every task of ``config`` on each generator from identical seeds and judge with ``evaluator``.
 
     Args:
         generators: {display name: classifier}; each must be independent of ``evaluator``.
         train, test: datasets with ``.images``/``.targets`` (seeds are fitted on train; tasks use test images
-            below ``config.reference_split``, the real reference is the rest).
+            below ``config.reference_split``, the real reference comes after).
+        reference: a :func:`real_reference` built before (reuse it across runs: it costs an evaluator pass).
     """
     config = config or ShowcaseConfig()
     if not generators:
@@ -105,10 +117,11 @@ def run_showcase(generators: dict[str, nn.Module], evaluator: nn.Module, train, 
     judge = Evaluator(evaluator)
     for m in generators.values():
         judge.check_independent(m)
+    if reference is None:
+        reference = real_reference(evaluator, test, config)
+    elif reference.evaluator.model is not evaluator:
+        raise ValueError("the reference was built with another evaluator")
     split = config.reference_split
-    if not 0 < split < len(test.targets):
-        raise ValueError(f"reference_split must lie inside the test set (1..{len(test.targets) - 1}), got {split}")
-    reference = RealReference(judge, test.images[split:], test.targets[split:])
     pool_x, pool_y = test.images[:split], test.targets[:split]
     idx = balanced_inputs(pool_x, pool_y, config.n_inputs, config.seed)
     x, y = pool_x[idx], pool_y[idx]
