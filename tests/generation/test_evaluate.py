@@ -54,3 +54,14 @@ def test_compare_needs_identical_seeds(small_pair, reference, inputs):
         compare({"a": a, "b": b}, reference)
     with pytest.raises(ValueError, match="empty"):
         compare({}, reference)
+
+
+def test_compare_reports_per_example_diagnostics(small_pair, reference, inputs):
+    from optimist.generation import inpaint, square_mask
+
+    x, y = inputs
+    mask = square_mask(len(x), 28, 10, generator=torch.Generator().manual_seed(0))
+    results = {k: inpaint(m, x, y, mask, budget=Budget(1.5, 0.1, 5)) for k, m in small_pair.items()}
+    table = compare(results, reference).set_index("generator")
+    assert table.loc["robust", "unmasked rms"] == pytest.approx(results["robust"].extras["unmasked_rms"].mean().item())
+    assert table.loc["standard", "ssim"] < 1 and table.loc["seed (no PGD)", "mse"] > 0

@@ -168,6 +168,9 @@ def compare(results: dict[str, TaskResult], reference: RealReference, seed: int 
         row["objective"] = r.objective.mean().item()
         row["seed objective"] = r.seed_objective.mean().item()
         row["L2 moved"] = r.distance.mean().item()
+        for key, value in r.extras.items():  # per-example diagnostics, e.g. inpainting's unmasked_rms
+            if value.is_floating_point() and value.shape == (len(r),):
+                row[key.replace("_", " ")] = value.mean().item()
         rows.append(row)
     if include_real and first.targets is not None and len(first.targets) >= 2:
         rows.append({"task": first.task, "generator": "real images", **real_floor(first.targets, reference, seed)})
