@@ -67,8 +67,9 @@ def demo(section, options) -> None:
     t0 = time.perf_counter()
     train = load_dataset("fashion-mnist", "train")
     test = load_dataset("fashion-mnist", "test")
-    generators = _generators(options, options.quick)
+    generators = {k: m.to(options.device) for k, m in _generators(options, options.quick).items()}
     evaluator, evaluator_about = _evaluator(options, options.quick, train)
+    evaluator = evaluator.to(options.device)
     cfg = _config(options)
     t_models = time.perf_counter()
     reference = real_reference(evaluator, test, cfg)
