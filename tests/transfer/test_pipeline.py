@@ -112,7 +112,7 @@ def test_image_folder_target_runs(tmp_path):
 
     rng = np.random.default_rng(0)
     for split, n in (("train", 6), ("test", 4)):
-        for c, (name, shade) in enumerate((("dark", 40), ("light", 215))):
+        for name, shade in (("dark", 40), ("light", 215)):
             (tmp_path / split / name).mkdir(parents=True)
             for i in range(n):
                 pixels = np.clip(shade + rng.normal(0, 20, (20, 20, 3)), 0, 255).astype(np.uint8)
