@@ -14,22 +14,22 @@ class _TensorBatches:
     """Iterate (x, y) batches of an in-memory dataset by slicing; far cheaper than per-item collation."""
 
     def __init__(self, ds: ImageTensorDataset, batch_size: int, shuffle: bool, generator: torch.Generator | None):
-        self.ds, self.batch_size, self.shuffle, self.generator = ds, batch_size, shuffle, generator
-        self.dataset = ds
+        # ``dataset`` as on a DataLoader, so code that inspects loaders finds it
+        self.dataset, self.batch_size, self.shuffle, self.generator = ds, batch_size, shuffle, generator
 
     def __len__(self) -> int:
-        return (len(self.ds) + self.batch_size - 1) // self.batch_size
+        return (len(self.dataset) + self.batch_size - 1) // self.batch_size
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        n = len(self.ds)
+        n = len(self.dataset)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else None
         for start in range(0, n, self.batch_size):
             if order is None:
                 sl = slice(start, start + self.batch_size)
-                yield self.ds.images[sl], self.ds.targets[sl]
+                yield self.dataset.images[sl], self.dataset.targets[sl]
             else:
                 idx = order[start:start + self.batch_size]
-                yield self.ds.images[idx], self.ds.targets[idx]
+                yield self.dataset.images[idx], self.dataset.targets[idx]
 
 
 def make_loader(data: Dataset | Iterable, batch_size: int = 256, shuffle: bool = False,
