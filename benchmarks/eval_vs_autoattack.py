@@ -23,15 +23,21 @@ def main() -> None:
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--model", default="fashion-mnist/small-cnn/linf-0.1")
     p.add_argument("--threat", default="linf:0.1")
-    p.add_argument("--configs", default="20x1,50x3,100x5", help="PGD stepsxrestarts to try")
+    p.add_argument("--configs", default="ce:20x1,ce+margin:20x1,ce+margin:20x1:t3,ce+margin:50x2:t3",
+                   help="PGD cascades to try, LOSSES:STEPSxRESTARTS[:tTARGETS]; the library default is ce+margin:20x1")
     args = p.parse_args()
     model = zoo.get(args.model)
     test = load_dataset("fashion-mnist", "test")
     rows = []
     for cfg in args.configs.split(","):
-        steps, restarts = map(int, cfg.split("x"))
-        r = robust_accuracy(model, test, args.threat, steps=steps, restarts=restarts, n=args.n)
-        rows.append({"evaluation": f"optimist PGD-{steps} x{restarts} restarts (cascade)",
+        parts = cfg.split(":")
+        losses = parts[0].split("+")
+        steps, restarts = map(int, parts[1].split("x"))
+        targets = int(parts[2][1:]) if len(parts) > 2 else 0
+        r = robust_accuracy(model, test, args.threat, steps=steps, restarts=restarts, n=args.n, losses=losses,
+                            targets=targets)
+        label = f"optimist PGD-{steps} x{restarts} [{'+'.join(losses)}]" + (f" + {targets} targeted" if targets else "")
+        rows.append({"evaluation": label,
                      "clean": r.clean_accuracy, "robust": r.robust_accuracy, "seconds": r.seconds})
         print(rows[-1], flush=True)
     aa = robust_accuracy(model, test, args.threat, attack="autoattack", n=args.n)

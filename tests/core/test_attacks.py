@@ -104,8 +104,47 @@ def test_no_side_effects(trained_tiny):
     assert m.head.weight.requires_grad and not m.body[0].weight.requires_grad
     assert torch.equal(x, x_copy)
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
+    # the engine runs CPU models channels-last for speed and hands them back in their own layout
+    assert all(p.is_contiguous() for p in m.parameters())
     m.body[0].weight.requires_grad_(True)
     m.eval()
+
+
+def test_channels_last_changes_speed_not_results(trained_tiny):
+    from optimist.core.models import channels_last, is_channels_last
+
+    m, x, y = trained_tiny
+    with torch.no_grad():
+        ref = m(x)
+    with channels_last(m):
+        assert is_channels_last(m)
+        with torch.no_grad():
+            fast = m(x)
+        torch.manual_seed(3)
+        a = pgd(m, x, y, "linf:0.1", steps=5)
+    assert not is_channels_last(m) and all(p.is_contiguous() for p in m.parameters())
+    assert torch.allclose(ref, fast, atol=1e-4)
+    torch.manual_seed(3)
+    b = pgd(m, x, y, "linf:0.1", steps=5)
+    assert (a - b).abs().max() < 1e-3
+
+
+def test_margin_loss_finds_what_cross_entropy_reports(trained_tiny):
+    m, x, y = trained_tiny
+    torch.manual_seed(0)
+    adv = pgd(m, x, y, "linf:0.15", steps=20, loss="margin")
+    assert (adv - x).abs().max() <= 0.15 + 1e-6
+    with torch.no_grad():
+        clean_acc = (m(x).argmax(1) == y).float().mean()
+        adv_acc = (m(adv).argmax(1) == y).float().mean()
+    assert adv_acc < clean_acc - 0.2
+    # targeted margin PGD with a big budget reaches the requested class
+    target = (y + 1) % 10
+    adv_t = pgd(m, x[:16], target[:16], "linf:0.5", steps=40, loss="margin", targeted=True)
+    with torch.no_grad():
+        assert (m(adv_t).argmax(1) == target[:16]).float().mean() > 0.9
+    with pytest.raises(ValueError, match="unknown loss"):
+        pgd(m, x, y, "linf:0.1", loss="hinge")
 
 
 def test_custom_objective_and_unbounded_budget(trained_tiny):
@@ -240,5 +279,9 @@ def test_agrees_with_torchattacks(trained_tiny):
         x_ta = ta(x, y)
         with torch.no_grad():
             theirs = (m(x_ta).argmax(1) == y).float().mean().item()
-        ours = robust_accuracy(m, [(x, y)], Threat(norm, eps), steps=steps, progress=False).robust_accuracy
+        # the same attack (cross-entropy PGD only): the default cascade adds a margin stage and is stronger
+        ours = robust_accuracy(m, [(x, y)], Threat(norm, eps), steps=steps, losses=("ce",),
+                               progress=False).robust_accuracy
         assert abs(ours - theirs) <= 0.01, (norm, ours, theirs)
+        cascade = robust_accuracy(m, [(x, y)], Threat(norm, eps), steps=steps, progress=False).robust_accuracy
+        assert cascade <= theirs + 0.01

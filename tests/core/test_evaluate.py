@@ -27,6 +27,19 @@ def test_more_steps_and_restarts_never_help_the_model(small_pair, fmnist_test):
     assert strong <= weak
 
 
+def test_each_cascade_stage_only_removes_survivors(small_pair, fmnist_test):
+    m = small_pair["robust"]
+    data = subset(fmnist_test, 200, seed=4)
+    ce = robust_accuracy(m, data, "linf:0.1", steps=10, losses=("ce",), progress=False)
+    both = robust_accuracy(m, data, "linf:0.1", steps=10, progress=False)
+    targeted = robust_accuracy(m, data, "linf:0.1", steps=10, targets=2, progress=False)
+    # same seed, same first stage: later stages can only break more points
+    assert not (both.robust_correct & ~ce.robust_correct).any()
+    assert not (targeted.robust_correct & ~both.robust_correct).any()
+    assert targeted.robust_accuracy <= both.robust_accuracy <= ce.robust_accuracy
+    assert both.settings["losses"] == ["ce", "margin"] and targeted.settings["targets"] == 2
+
+
 def test_unknown_attack(small_pair, fmnist_test):
     with pytest.raises(ValueError, match="unknown attack"):
         robust_accuracy(small_pair["robust"], subset(fmnist_test, 10), "linf:0.1", attack="cw")

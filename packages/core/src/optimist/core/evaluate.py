@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import torch
 from torch import nn
@@ -57,6 +57,23 @@ def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Thre
     return attack(x, y)
 
 
+def _pgd_cascade(model, x, y, clean_logits, threat, steps, step_size, restarts, losses, targets) -> torch.Tensor:
+    """Which of (x, y) survive every stage: untargeted PGD per loss, then targeted margin PGD per class."""
+    alive = torch.ones(len(y), dtype=torch.bool, device=y.device)
+    others = clean_logits.scatter(1, y[:, None], float("-inf")).argsort(1, descending=True)
+    stages = [(loss, None) for loss in losses] + [("margin", k) for k in range(min(targets, others.shape[1] - 1))]
+    for loss, k in stages:
+        idx = alive.nonzero().flatten()
+        if idx.numel() == 0:
+            break
+        goal = y[idx] if k is None else others[idx, k]
+        xa = pgd(model, x[idx], goal, threat, steps=steps, step_size=step_size, restarts=restarts,
+                 early_stop=True, loss=loss, targeted=k is not None)
+        with torch.no_grad():
+            alive[idx] = model(xa).argmax(1) == y[idx]
+    return alive
+
+
 def _check_model_output(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     check_images(x)
     with torch.no_grad():
@@ -79,11 +96,16 @@ def robust_accuracy(
     seed: int = 0,
     autoattack_version: str = "standard",
     progress: bool = True,
+    losses: Sequence[str] = ("ce", "margin"),
+    targets: int = 0,
 ) -> EvalResult:
     """Clean and robust accuracy of ``model`` on ``data`` (a dataset or an iterable of (x, y) batches).
 
-    ``attack`` is ``"pgd"`` (``steps``, ``restarts``, early stop per example), ``"fgsm"`` or ``"autoattack"``
-    (the standard AutoAttack ensemble through torchattacks; install ``optimist-core[eval]``). Points the
+    ``attack`` is ``"pgd"``, ``"fgsm"`` or ``"autoattack"`` (the standard AutoAttack ensemble through
+    torchattacks; install ``optimist-core[eval]``). ``"pgd"`` is a cascade: PGD with each loss in ``losses``
+    in turn (``steps``, ``restarts``, early stop per example), then targeted margin PGD toward each of the
+    ``targets`` most likely wrong classes; every stage attacks only the points that survived the previous
+    ones, so the extra stages cost little on a weak model and add strength on a robust one. Points the
     model already gets wrong are not attacked. ``n`` limits the evaluation to the first ``n`` examples.
     The model is evaluated in eval mode and returned to the mode it was in.
     """
@@ -117,20 +139,20 @@ def robust_accuracy(
             if idx.numel() and threat.eps > 0:
                 xs, ys = x[idx], y[idx]
                 if attack == "pgd":
-                    xa = pgd(model, xs, ys, threat, steps=steps, step_size=step_size, restarts=restarts,
-                             early_stop=True)
-                elif attack == "fgsm":
-                    xa = fgsm(model, xs, ys, threat)
+                    robust[idx] = _pgd_cascade(model, xs, ys, logits[idx], threat, steps, step_size, restarts,
+                                               losses, targets)
                 else:
-                    xa = _autoattack(model, xs, ys, threat, seed, autoattack_version)
-                with torch.no_grad():
-                    robust[idx] = model(xa).argmax(1) == ys
+                    xa = fgsm(model, xs, ys, threat) if attack == "fgsm" else \
+                        _autoattack(model, xs, ys, threat, seed, autoattack_version)
+                    with torch.no_grad():
+                        robust[idx] = model(xa).argmax(1) == ys
             clean_all.append(clean.cpu())
             robust_all.append(robust.cpu())
     finally:
         model.train(was_training)
     clean_t, robust_t = torch.cat(clean_all), torch.cat(robust_all)
-    settings = {"steps": steps, "restarts": restarts} if attack == "pgd" else {}
+    settings = {"steps": steps, "restarts": restarts, "losses": list(losses), "targets": targets} \
+        if attack == "pgd" else {}
     if attack == "autoattack":
         settings = {"version": autoattack_version}
     return EvalResult(

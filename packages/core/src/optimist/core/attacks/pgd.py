@@ -15,8 +15,9 @@ import torch
 from torch import nn
 
 from optimist.core.attacks.checks import check_images, check_labels
-from optimist.core.attacks.objectives import Objective
+from optimist.core.attacks.objectives import LABEL_LOSSES, Objective
 from optimist.core.attacks.threat import Threat, as_threat
+from optimist.core.models.layout import channels_last
 
 
 @contextlib.contextmanager
@@ -33,11 +34,11 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
             p.requires_grad_(f)
 
 
-def _score(model, x, y, objective, targeted):
-    """(score to ascend, success or None) for a batch; success only for the default cross-entropy."""
+def _score(model, x, y, objective, targeted, label_loss):
+    """(score to ascend, success or None) for a batch; success only for the named label losses."""
     if objective is None:
         logits = model(x)
-        loss = nn.functional.cross_entropy(logits, y, reduction="none")
+        loss = label_loss(logits, y)
         pred = logits.argmax(1)
         success = (pred == y) if targeted else (pred != y)
     else:
@@ -56,7 +57,8 @@ def _better(score, success, best_score, best_success):
     return (success & ~best_success) | ((success == best_success) & (score > best_score))
 
 
-def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, objective, keep_best, early_stop):
+def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, objective, keep_best, early_stop,
+              label_loss):
     n = x0.shape[0]
     if random_start:
         x_adv = (x0 + threat.project(threat.random_delta(x0))).clamp(0, 1)
@@ -82,7 +84,7 @@ def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, ob
     for _ in range(steps):
         xa = x_adv[active].requires_grad_(True)
         with torch.enable_grad():
-            score, success = _score(model, xa, labels(active), objective, targeted)
+            score, success = _score(model, xa, labels(active), objective, targeted, label_loss)
             (grad,) = torch.autograd.grad(score.sum(), xa)
         if keep_best:
             record(active, xa, score, success)
@@ -98,7 +100,7 @@ def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, ob
     if active.numel():
         with torch.no_grad():
             xa = x_adv[active]
-            score, success = _score(model, xa, labels(active), objective, targeted)
+            score, success = _score(model, xa, labels(active), objective, targeted, label_loss)
         record(active, xa, score, success)
     return best_x, best_score, best_success
 
@@ -117,6 +119,7 @@ def pgd(
     keep_best: bool = True,
     early_stop: bool = False,
     return_loss: bool = False,
+    loss: str = "ce",
 ):
     """Projected gradient ascent on ``objective`` within ``threat`` around images ``x`` in [0, 1].
 
@@ -134,6 +137,8 @@ def pgd(
             last iterate is returned and no extra forward pass is spent.
         early_stop: stop updating an example once it is fooled (default objective only).
         return_loss: also return the objective at the returned images (needs ``keep_best``).
+        loss: the label loss when no ``objective`` is given: ``"ce"`` (cross-entropy) or ``"margin"``
+            (best other logit minus the label's; does not saturate, so it breaks points cross-entropy misses).
 
     Returns:
         Adversarial images in [0, 1] within the threat ball; with ``return_loss``, ``(images, loss)``.
@@ -148,17 +153,19 @@ def pgd(
         step_size = threat.default_step_size(steps)
     if not step_size > 0:
         raise ValueError(f"step_size must be positive, got {step_size}")
+    if loss not in LABEL_LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LABEL_LOSSES)} or pass an objective")
     if return_loss and not keep_best:
         raise ValueError("return_loss needs keep_best=True")
 
     x0 = x.detach().clone()
-    with frozen(model):
+    with frozen(model), channels_last(model):
         best_x, best_score, best_success = None, None, None
         rows = torch.arange(x0.shape[0], device=x0.device)
         for _ in range(restarts):
             y_rows = y if objective is not None else y[rows]
             xr, sr, succ = _run_once(model, x0[rows], y_rows, threat, steps, step_size, random_start, targeted,
-                                     objective, keep_best, early_stop)
+                                     objective, keep_best, early_stop, LABEL_LOSSES[loss])
             if best_x is None:
                 best_x, best_score, best_success = xr, sr, succ
             else:

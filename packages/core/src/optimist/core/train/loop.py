@@ -31,6 +31,7 @@ from optimist.core.checkpoints import (
     write_latest,
 )
 from optimist.core.data import ImageTensorDataset, make_loader
+from optimist.core.models.layout import channels_last
 from optimist.core.train import distributed as dist_utils
 from optimist.core.train.config import TrainConfig
 from optimist.core.train.methods import method_loss
@@ -169,65 +170,66 @@ def train(
         start_epoch, history = _resume_point(run_dir, model, config, opt, sched)
     elif run_dir is not None and (run_dir / "latest.json").exists():
         raise ValueError(f"{run_dir} already holds a run; pass resume=True (--resume) or choose another folder")
-    wrapped = dist_utils.wrap(model, ctx)
-    card = {"model": getattr(model, "config", lambda: {})(), "versions": library_versions(), **(card or {})}
-    if guard is not None:
-        guard = (guard[0].to(device), guard[1].to(device))
-
-    best_guard, best_state, stopped = -1.0, None, False
-    for epoch in range(start_epoch, config.epochs):
-        torch.manual_seed(_epoch_seed(config.seed, epoch))
-        model.train()
-        totals = {"loss": 0.0, "clean": 0, "adv": 0, "n": 0}
-        bar = tqdm(_batches(train_set, config, epoch, ctx), desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
-                   disable=not progress or not ctx.is_main, leave=False)
-        for step, (x, y) in enumerate(bar):
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            loss, logits, logits_adv = method_loss(wrapped, model, x, y, config)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            totals["loss"] += loss.item() * len(y)
-            totals["clean"] += (logits.argmax(1) == y).sum().item()
-            if logits_adv is not None:
-                totals["adv"] += (logits_adv.argmax(1) == y).sum().item()
-            totals["n"] += len(y)
-            n = totals["n"]
-            post = {"loss": f"{totals['loss'] / n:.3f}", "acc": f"{totals['clean'] / n:.3f}"}
-            if logits_adv is not None:
-                post["adv"] = f"{totals['adv'] / n:.3f}"
-            bar.set_postfix(post)
-            if guard is not None and (step + 1) % config.guard_every == 0:
-                acc = _guard_accuracy(model, guard, config)
-                if acc > best_guard:
-                    best_guard, best_state = acc, copy.deepcopy(model.state_dict())
-                elif acc < best_guard - config.guard_drop:
-                    stopped = True
-                    break
-        record = {"epoch": epoch + 1, "loss": totals["loss"] / max(totals["n"], 1),
-                  "train_clean_acc": totals["clean"] / max(totals["n"], 1), "lr": sched.get_last_lr()[0]}
-        if config.method != "standard":
-            record["train_adv_acc"] = totals["adv"] / max(totals["n"], 1)
+    with channels_last(model):  # faster on CPU; restored to the caller's layout afterwards
+        wrapped = dist_utils.wrap(model, ctx)
+        card = {"model": getattr(model, "config", lambda: {})(), "versions": library_versions(), **(card or {})}
         if guard is not None:
-            record["guard_pgd_acc"] = _guard_accuracy(model, guard, config)
-            if record["guard_pgd_acc"] >= best_guard:
-                best_guard, best_state = record["guard_pgd_acc"], copy.deepcopy(model.state_dict())
-            elif stopped or record["guard_pgd_acc"] < best_guard - config.guard_drop:
-                stopped = True
-        if stopped and best_state is not None:
-            model.load_state_dict(best_state)
-            record["early_stop"] = f"PGD accuracy on the guard batch collapsed; restored weights at {best_guard:.3f}"
-        record = dist_utils.average_record(record, ctx)
-        history.append(record)
-        if progress and ctx.is_main:
-            tqdm.write("  " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                        for k, v in record.items()))
-        if run_dir is not None and ctx.is_main:
-            _checkpoint(run_dir, model, config, card, opt, sched, epoch, history)
-        dist_utils.barrier(ctx)
-        if stopped:
-            break
+            guard = (guard[0].to(device), guard[1].to(device))
+
+        best_guard, best_state, stopped = -1.0, None, False
+        for epoch in range(start_epoch, config.epochs):
+            torch.manual_seed(_epoch_seed(config.seed, epoch))
+            model.train()
+            totals = {"loss": 0.0, "clean": 0, "adv": 0, "n": 0}
+            bar = tqdm(_batches(train_set, config, epoch, ctx), desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
+                       disable=not progress or not ctx.is_main, leave=False)
+            for step, (x, y) in enumerate(bar):
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                loss, logits, logits_adv = method_loss(wrapped, model, x, y, config)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                totals["loss"] += loss.item() * len(y)
+                totals["clean"] += (logits.argmax(1) == y).sum().item()
+                if logits_adv is not None:
+                    totals["adv"] += (logits_adv.argmax(1) == y).sum().item()
+                totals["n"] += len(y)
+                n = totals["n"]
+                post = {"loss": f"{totals['loss'] / n:.3f}", "acc": f"{totals['clean'] / n:.3f}"}
+                if logits_adv is not None:
+                    post["adv"] = f"{totals['adv'] / n:.3f}"
+                bar.set_postfix(post)
+                if guard is not None and (step + 1) % config.guard_every == 0:
+                    acc = _guard_accuracy(model, guard, config)
+                    if acc > best_guard:
+                        best_guard, best_state = acc, copy.deepcopy(model.state_dict())
+                    elif acc < best_guard - config.guard_drop:
+                        stopped = True
+                        break
+            record = {"epoch": epoch + 1, "loss": totals["loss"] / max(totals["n"], 1),
+                      "train_clean_acc": totals["clean"] / max(totals["n"], 1), "lr": sched.get_last_lr()[0]}
+            if config.method != "standard":
+                record["train_adv_acc"] = totals["adv"] / max(totals["n"], 1)
+            if guard is not None:
+                record["guard_pgd_acc"] = _guard_accuracy(model, guard, config)
+                if record["guard_pgd_acc"] >= best_guard:
+                    best_guard, best_state = record["guard_pgd_acc"], copy.deepcopy(model.state_dict())
+                elif stopped or record["guard_pgd_acc"] < best_guard - config.guard_drop:
+                    stopped = True
+            if stopped and best_state is not None:
+                model.load_state_dict(best_state)
+                record["early_stop"] = f"PGD accuracy on the guard batch collapsed; restored weights at {best_guard:.3f}"
+            record = dist_utils.average_record(record, ctx)
+            history.append(record)
+            if progress and ctx.is_main:
+                tqdm.write("  " + ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                            for k, v in record.items()))
+            if run_dir is not None and ctx.is_main:
+                _checkpoint(run_dir, model, config, card, opt, sched, epoch, history)
+            dist_utils.barrier(ctx)
+            if stopped:
+                break
     dist_utils.teardown(ctx)
     return TrainResult(model=model, history=history, run_dir=run_dir, stopped_early=stopped)
 
