@@ -100,7 +100,8 @@ def main() -> None:
             for impl, err in failed.items():
                 rows.append({"model": label, "threat": str(threat), "impl": impl, "steps": args.steps,
                              "batch": len(y), "error": err})
-            print(pd.DataFrame(rows[-len(cases) - len(failed):]).to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
+            table = pd.DataFrame(rows[-len(cases) - len(failed):])
+            print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
     df = pd.DataFrame(rows)
     print("\n" + df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nwritten to {save('attack_throughput', df, vars(args))}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import time
@@ -35,11 +36,17 @@ def median(xs: list[float]) -> float:
 
 def environment() -> dict:
     return {"torch": torch.__version__, "threads": torch.get_num_threads(), "python": platform.python_version(),
-            "machine": platform.machine(), "cuda": torch.cuda.is_available(), "time": time.strftime("%F %T")}
+            "machine": platform.machine(), "cpus": os.cpu_count(), "cuda": torch.cuda.is_available(),
+            "channels_last": os.environ.get("OPTIMIST_CHANNELS_LAST", "1") != "0", "time": time.strftime("%F %T")}
 
 
 def save(name: str, df: pd.DataFrame, settings: dict) -> Path:
-    """Write ``results/NAME.csv`` and ``results/NAME.json`` (table + settings + environment)."""
+    """Write ``results/NAME.csv`` and ``results/NAME.json`` (table + settings + environment).
+
+    Runs with ``OPTIMIST_CHANNELS_LAST=0`` (the "before" layout) are written as ``NAME-nchw``.
+    """
+    if os.environ.get("OPTIMIST_CHANNELS_LAST") == "0":
+        name += "-nchw"
     RESULTS.mkdir(exist_ok=True)
     df.to_csv(RESULTS / f"{name}.csv", index=False)
     payload = {"settings": settings, "environment": environment(), "rows": df.to_dict(orient="records")}

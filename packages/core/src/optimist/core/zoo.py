@@ -155,7 +155,8 @@ def evaluate_recipe_model(model: Classifier, r: Recipe, n: int = EVAL_N, steps: 
         results.append(res.summary())
     clean = results[0]["clean_accuracy"] if results else None
     return {"clean_accuracy": clean, "robust": results,
-            "how": f"first {n} test images; PGD-{steps}, step 2.5*eps/steps, random start, best iterate kept"}
+            "how": f"first {n} test images; PGD-{steps} cascade (cross-entropy, then margin loss on the "
+                   "survivors), step 2.5*eps/steps, random start, best iterate kept"}
 
 
 def train_recipe(r: Recipe, run_dir: str | os.PathLike, progress: bool = True, device=None) -> Classifier:

@@ -3,12 +3,14 @@
 Measured on 2 CPU cores (``benchmarks/attack_throughput.py``): the small CNN's forward-backward runs about
 1.6x faster and a CIFAR ResNet-18's about 1.2x when its 4-D weights are channels-last. The attack engine and
 the training loop switch a CPU model to channels-last for the duration and restore the layout after, so
-the user's model is returned as it came; on GPUs the layout is left alone.
+the user's model is returned as it came; on GPUs the layout is left alone. Set the environment variable
+``OPTIMIST_CHANNELS_LAST=0`` to turn the switch off (the benchmarks use it for their before/after rows).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Iterator
 
 import torch
@@ -28,12 +30,14 @@ def prefers_channels_last(model: nn.Module) -> bool:
 
 
 @contextlib.contextmanager
-def channels_last(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]:
+def channels_last(model: nn.Module, enabled: bool | None = None) -> Iterator[nn.Module]:
     """Store ``model``'s 4-D weights channels-last inside the block (CPU only), then restore the layout.
 
     The parameters are converted in place (``param.data``), so optimisers and other references stay valid
-    and values are unchanged; only the strides differ.
+    and values are unchanged; only the strides differ. ``enabled=None`` follows ``OPTIMIST_CHANNELS_LAST``.
     """
+    if enabled is None:
+        enabled = os.environ.get("OPTIMIST_CHANNELS_LAST", "1") != "0"
     if not enabled or not prefers_channels_last(model) or is_channels_last(model):
         yield model
         return

@@ -181,8 +181,9 @@ def train(
             torch.manual_seed(_epoch_seed(config.seed, epoch))
             model.train()
             totals = {"loss": 0.0, "clean": 0, "adv": 0, "n": 0}
-            bar = tqdm(_batches(train_set, config, epoch, ctx), desc=f"{config.method} epoch {epoch + 1}/{config.epochs}",
-                       disable=not progress or not ctx.is_main, leave=False)
+            desc = f"{config.method} epoch {epoch + 1}/{config.epochs}"
+            bar = tqdm(_batches(train_set, config, epoch, ctx), desc=desc, disable=not progress or not ctx.is_main,
+                       leave=False)
             for step, (x, y) in enumerate(bar):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 loss, logits, logits_adv = method_loss(wrapped, model, x, y, config)
@@ -219,7 +220,8 @@ def train(
                     stopped = True
             if stopped and best_state is not None:
                 model.load_state_dict(best_state)
-                record["early_stop"] = f"PGD accuracy on the guard batch collapsed; restored weights at {best_guard:.3f}"
+                record["early_stop"] = (f"PGD accuracy on the guard batch collapsed; restored weights at "
+                                        f"{best_guard:.3f}")
             record = dist_utils.average_record(record, ctx)
             history.append(record)
             if progress and ctx.is_main:
