@@ -30,6 +30,19 @@ def test_real_images_score_like_the_evaluator(reference, tiny_evaluator, fmnist_
     assert quality(noise, y, reference)["frechet"] > 5 * row["frechet"]
 
 
+def test_noised_accuracy_keeps_real_images_and_matches_plain_at_zero_noise(reference, fmnist_test):
+    from optimist.generation import noised_accuracy
+
+    judge = reference.evaluator
+    x, y = fmnist_test.images[:200], fmnist_test.targets[:200]
+    plain = quality(x, y, reference)["evaluator accuracy"]
+    assert noised_accuracy(x, y, judge, sigma=0.0) == pytest.approx(plain)
+    assert noised_accuracy(x, y, judge) > plain - 0.15
+    assert noised_accuracy(x, y, judge, seed=1) == noised_accuracy(x, y, judge, seed=1)
+    with pytest.raises(ValueError, match="sigma"):
+        noised_accuracy(x, y, judge, sigma=-1)
+
+
 def test_robust_translations_convince_the_independent_evaluator_more(small_pair, reference, fmnist_test):
     """Shirt -> coat and the like: the robust model's translations are the target class to another model."""
     idx = torch.arange(5000)[fmnist_test.targets[:5000] != 8][:60]  # bags have no natural neighbour
@@ -41,6 +54,7 @@ def test_robust_translations_convince_the_independent_evaluator_more(small_pair,
     table = compare(results, reference).set_index("generator")
     acc = table["evaluator accuracy"]
     assert acc["robust"] > acc["standard"] + 0.1
+    assert table.loc["robust", "noised accuracy"] > table.loc["standard", "noised accuracy"] + 0.1
     assert table.loc["robust", "frechet"] < table.loc["standard", "frechet"]
     assert {"seed (no PGD)", "real images"} <= set(table.index)
 

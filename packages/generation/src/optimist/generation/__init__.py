@@ -14,6 +14,7 @@ from optimist.generation.evaluate import (
     RealReference,
     compare,
     improvement_summary,
+    noised_accuracy,
     quality,
     real_floor,
     train_evaluator,
@@ -50,7 +51,7 @@ __all__ = [
     "Budget", "ClassGaussian", "DEFAULTS", "Evaluator", "PCAProjection", "Packed", "RealReference",
     "ShowcaseConfig", "ShowcaseResult", "TaskResult", "class_diversity", "class_labels", "class_loss", "compare",
     "corrupt", "downsample", "feature_distance", "frechet_distance", "generate", "improvement_summary", "inpaint",
-    "inpainting_loss", "invert", "mse", "negative_unit", "noise_seeds", "quality", "real_floor", "real_reference",
-    "run_showcase", "scale_l2_eps", "square_mask", "ssim", "super_resolve", "targeted_loss", "top_units",
-    "train_evaluator", "translate", "unmasked_rms", "upsample", "visualise",
+    "inpainting_loss", "invert", "mse", "negative_unit", "noise_seeds", "noised_accuracy", "quality", "real_floor",
+    "real_reference", "run_showcase", "scale_l2_eps", "square_mask", "ssim", "super_resolve", "targeted_loss",
+    "top_units", "train_evaluator", "translate", "unmasked_rms", "upsample", "visualise",
 ]

@@ -1,6 +1,8 @@
 """Judging generated images with an independent evaluator (a classifier that never generated anything).
 
-Per run: the evaluator's accuracy on the images (do they show their class to another model?), the Fréchet
+Per run: the evaluator's accuracy on the images (do they show their class to another model?), the same
+accuracy under mild Gaussian noise (does the class evidence survive it, as a garment's shape does, or is it a
+fragile pattern that merely transfers from one standard model to another?), the Fréchet
 distance in the evaluator's feature space to real test images of the same classes, the per-class diversity
 of those features, and, where a ground truth exists, its MSE and SSIM. :func:`compare` lays several
 generator models run from the same seeds side by side, with the seeds themselves and real images as
@@ -22,6 +24,8 @@ from optimist.generation.tasks.engine import evaluating, model_device
 
 PCA_DIM = 16
 REFERENCE_PER_IMAGE = 10
+NOISE_SIGMA = 0.1
+NOISE_DRAWS = 4
 
 
 class Evaluator:
@@ -117,6 +121,24 @@ def train_evaluator(data, arch: str = "mlp", n: int = 3000, epochs: int = 1, see
     return model.eval()
 
 
+def noised_accuracy(images: torch.Tensor, targets: torch.Tensor, evaluator: Evaluator, sigma: float = NOISE_SIGMA,
+                    draws: int = NOISE_DRAWS, seed: int = 0) -> float:
+    """Evaluator accuracy on ``images`` plus N(0, sigma^2) pixel noise (clipped to [0, 1]), over ``draws`` draws.
+
+    Small adversarial patterns from a standard generator transfer to a standard evaluator (Ilyas et al. 2019)
+    but do not survive noise of this size; a garment's shape does. Real images set the floor (see
+    :func:`real_floor`).
+    """
+    if sigma < 0 or draws < 1:
+        raise ValueError(f"need sigma >= 0 and draws >= 1, got {sigma}, {draws}")
+    g = torch.Generator().manual_seed(seed)
+    hits = 0.0
+    for _ in range(draws):
+        noisy = (images + sigma * torch.randn(images.shape, generator=g)).clamp(0, 1)
+        hits += (evaluator.predict(noisy) == targets).float().mean().item()
+    return hits / draws
+
+
 def quality(images: torch.Tensor, targets: torch.Tensor | None, reference: RealReference,
             ground_truth: torch.Tensor | None = None, seed: int = 0) -> dict:
     """Evaluator accuracy, Fréchet distance, per-class diversity and (with a ground truth) MSE and SSIM."""
@@ -124,6 +146,7 @@ def quality(images: torch.Tensor, targets: torch.Tensor | None, reference: RealR
     row = {"n": images.shape[0]}
     if targets is not None and len(targets) >= 2:
         row["evaluator accuracy"] = (preds == targets).float().mean().item()
+        row["noised accuracy"] = noised_accuracy(images, targets, reference.evaluator, seed=seed)
         row["frechet"] = reference.frechet(feats, targets, seed=seed)
         row["diversity"] = class_diversity(feats, targets)
     if ground_truth is not None:
@@ -145,6 +168,7 @@ def real_floor(targets: torch.Tensor, reference: RealReference, seed: int = 0) -
     with torch.no_grad():
         preds = reference.evaluator.model.head(feats.to(model_device(reference.evaluator.model))).argmax(1).cpu()
     return {"n": len(own), "evaluator accuracy": (preds == labels).float().mean().item(),
+            "noised accuracy": noised_accuracy(reference.images[own], labels, reference.evaluator, seed=seed),
             "frechet": frechet_distance(proj(feats.numpy()), proj(reference.features[fd_idx].numpy())),
             "diversity": class_diversity(feats, labels)}
 
@@ -178,7 +202,7 @@ def compare(results: dict[str, TaskResult], reference: RealReference, seed: int 
 
 
 def improvement_summary(table: pd.DataFrame, robust: str, standard: str) -> pd.DataFrame:
-    """Per task: robust minus standard evaluator accuracy and standard minus robust FD (positive = robust better)."""
+    """Per task: robust minus standard accuracies and standard minus robust FD (positive = robust better)."""
     out = []
     for task, t in table.groupby("task", sort=False):
         r = t[t.generator == robust]
@@ -186,12 +210,13 @@ def improvement_summary(table: pd.DataFrame, robust: str, standard: str) -> pd.D
         if r.empty or s.empty:
             continue
         row = {"task": task}
-        for col, sign in (("evaluator accuracy", 1), ("frechet", -1), ("ssim", 1), ("mse", -1)):
+        for col, sign in (("evaluator accuracy", 1), ("noised accuracy", 1), ("frechet", -1), ("ssim", 1),
+                          ("mse", -1)):
             if col in t and not (math.isnan(r[col].iloc[0]) or math.isnan(s[col].iloc[0])):
                 row[f"{col} gain"] = sign * (r[col].iloc[0] - s[col].iloc[0])
         out.append(row)
     return pd.DataFrame(out).set_index("task") if out else pd.DataFrame()
 
 
-__all__ = ["Evaluator", "RealReference", "compare", "improvement_summary", "quality", "real_floor",
-           "train_evaluator"]
+__all__ = ["Evaluator", "RealReference", "compare", "improvement_summary", "noised_accuracy", "quality",
+           "real_floor", "train_evaluator"]

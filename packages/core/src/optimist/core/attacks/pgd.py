@@ -67,41 +67,48 @@ def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, ob
     best_x = x_adv.clone()
     best_score = torch.full((n,), -math.inf, device=x0.device)
     best_success = torch.zeros(n, dtype=torch.bool, device=x0.device)
-    active = torch.arange(n, device=x0.device)
+    active = None  # rows still attacked; None = all of them (no gather/scatter until early stop drops one)
 
-    def record(rows, xa, score, success):
-        better = _better(score, success, best_score[rows], best_success[rows])
-        sel = rows[better]
+    def take(t):
+        return t if active is None else t[active]
+
+    def record(xa, score, success):
+        better = _better(score, success, take(best_score), take(best_success))
+        sel = better.nonzero().flatten() if active is None else active[better]
         best_x[sel] = xa[better].detach()
         best_score[sel] = score[better].detach()
         if success is not None:
             best_success[sel] = success[better]
 
-    def labels(rows):
+    def labels():
         # custom objectives never drop examples, so their ``y`` (any object) is passed whole
-        return y if objective is not None else y[rows]
+        return y if objective is not None else take(y)
 
     for _ in range(steps):
-        xa = x_adv[active].requires_grad_(True)
+        xa = take(x_adv).detach().requires_grad_(True)
         with torch.enable_grad():
-            score, success = _score(model, xa, labels(active), objective, targeted, label_loss)
+            score, success = _score(model, xa, labels(), objective, targeted, label_loss)
             (grad,) = torch.autograd.grad(score.sum(), xa)
         if keep_best:
-            record(active, xa, score, success)
-        x_start = x0[active]
+            record(xa, score, success)
+        x_start = take(x0)
         stepped = xa.detach() + threat.ascent(grad, step_size)
-        x_adv[active] = (x_start + threat.project(stepped - x_start)).clamp(0, 1)
-        if early_stop and success is not None:
-            active = active[~success]
+        new = (x_start + threat.project(stepped - x_start)).clamp(0, 1)
+        if active is None:
+            x_adv = new
+        else:
+            x_adv[active] = new
+        if early_stop and success is not None and success.any():
+            active = (torch.arange(n, device=x0.device) if active is None else active)[~success]
             if active.numel() == 0:
                 break
     if not keep_best:
         return x_adv, None, None
-    if active.numel():
+    if active is None or active.numel():
         with torch.no_grad():
-            xa = x_adv[active]
-            score, success = _score(model, xa, labels(active), objective, targeted, label_loss)
-        record(active, xa, score, success)
+            xa = take(x_adv)
+            score, success = _score(model, xa, labels(), objective, targeted, label_loss)
+        record(xa, score, success)
     return best_x, best_score, best_success
 
 
