@@ -136,16 +136,37 @@ def test_noise_aware_guidance_raises_target_logit(tiny_unet):
     assert (up > 0).all(), up
 
 
-@pytest.mark.parametrize("through_unet", [True, False])
-def test_clean_guidance_raises_target_logit(tiny_unet, through_unet):
+@pytest.mark.parametrize("through_unet,weighting", [(True, "x0"), (False, "x0"), (True, "xt"), (False, "xt")])
+def test_clean_guidance_raises_target_logit(tiny_unet, through_unet, weighting):
     clf = PixelClassifier().eval()
     pipe = pipe_for(tiny_unet, ddim(clip=False))
-    _, labels, plain, guided = _one_step(pipe, CleanGuidance(clf, through_unet=through_unet), scale=0.5)
+    _, labels, plain, guided = _one_step(pipe, CleanGuidance(clf, through_unet=through_unet, weighting=weighting),
+                                         scale=0.5)
     with torch.no_grad():
         # Judge the (unclamped) images themselves: the linear classifier's logit of the requested class.
         up = _target_logit(clf(to_image_space(guided, clamp=False)), labels) - \
             _target_logit(clf(to_image_space(plain, clamp=False)), labels)
     assert (up > 0).all(), up
+
+
+def test_x0_weighting_moves_the_predicted_clean_image_by_the_scaled_gradient(tiny_unet):
+    """x0 weighting: the shifted noise prediction corresponds to x0_hat + s * grad_x0 log p (eps held constant)."""
+    clf = PixelClassifier().eval()
+    sched = make_scheduler()
+    torch.manual_seed(1)
+    x = torch.randn(3, 1, 32, 32)
+    t = torch.tensor(600)
+    labels = torch.tensor([0, 1, 0])
+    xt = CleanGuidance(clf, through_unet=False, weighting="xt").gradient(tiny_unet, sched, x, t, labels)
+    x0 = CleanGuidance(clf, through_unet=False, weighting="x0").gradient(tiny_unet, sched, x, t, labels)
+    a = sched.alphas_cumprod[t]
+    assert torch.allclose(x0, xt * a / (1 - a))
+    # eps' = eps - s sqrt(1-a) * g_x0-weighted  <=>  x0_hat' = x0_hat + s * sqrt(a) * g_xt = x0_hat + s * grad_x0
+    s = 0.7
+    shift_x0 = s * (1 - a).sqrt() * x0 * (1 - a).sqrt() / a.sqrt()
+    assert torch.allclose(shift_x0, s * xt * a.sqrt(), atol=1e-6)
+    with pytest.raises(ValueError, match="weighting"):
+        CleanGuidance(clf, weighting="eps")
 
 
 def test_ddpm_training_step_lowers_loss():

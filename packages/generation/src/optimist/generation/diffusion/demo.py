@@ -61,10 +61,11 @@ class DiffusionDemoSettings:
     refine_eps: float = 1.5
     refine_steps: int = 5
     through_unet: bool = False  # x0-hat guidance: treat eps_theta as constant (3x cheaper on a CPU)
+    x0_weighting: str = "x0"  # "x0": move x0_hat by s * grad (late steps); "xt": plain guidance on x_t
     scales: list[float] = field(default_factory=lambda: [1.0, 3.0, 10.0])  # noise-aware guidance
-    # x0-hat guidance: d x0_hat / d x_t = 1 / sqrt(alpha_bar_t) (up to ~160 at t = 999) makes its gradients far
-    # larger, so its sweep is shifted down; standard and robust still share every scale.
-    x0_scales: list[float] = field(default_factory=lambda: [0.01, 0.03, 0.1])
+    # x0-hat guidance moves x0_hat by s * grad log p per step (x0 weighting); standard and robust share every
+    # scale. With x0_weighting="xt" use scales around 0.01-0.1 (its weight reaches ~160 at t = 999).
+    x0_scales: list[float] = field(default_factory=lambda: [1.0, 3.0, 10.0, 30.0])
     reference_size: int = 3000  # real test images whose evaluator features are the Fréchet reference
     classes: list[int] = field(default_factory=lambda: list(range(10)))
     per_class: int = 6
@@ -108,12 +109,11 @@ def _kinds(s: DiffusionDemoSettings, options: DemoOptions, data) -> tuple[list[G
     refiner = BigrocRefiner(robust_clean, eps=s.refine_eps, steps=s.refine_steps)
     if "x0" in s.kinds:
         standard_clean = zoo.get(s.standard, root=root).to(options.device)
-        kinds += [GuidanceKind("x0-hat, standard", CleanGuidance(standard_clean, s.through_unet), None, "x0-hat", False,
-                               s.x0_scales),
-                  GuidanceKind("x0-hat, robust", CleanGuidance(robust_clean, s.through_unet), None, "x0-hat", True,
-                               s.x0_scales),
-                  GuidanceKind("x0-hat, robust + BIGRoC", CleanGuidance(robust_clean, s.through_unet), refiner,
-                               "x0-hat", True, s.x0_scales)]
+        std_guide = CleanGuidance(standard_clean, s.through_unet, s.x0_weighting)
+        rob_guide = CleanGuidance(robust_clean, s.through_unet, s.x0_weighting)
+        kinds += [GuidanceKind("x0-hat, standard", std_guide, None, "x0-hat", False, s.x0_scales),
+                  GuidanceKind("x0-hat, robust", rob_guide, None, "x0-hat", True, s.x0_scales),
+                  GuidanceKind("x0-hat, robust + BIGRoC", rob_guide, refiner, "x0-hat", True, s.x0_scales)]
     if "noise-aware" in s.kinds:
         nroot = s.noise_root or (options.zoo_root if options.quick else None)
         cfg = dict(batch_size=64 if not options.quick else 8, attack_steps=s.attack_steps, width=s.noise_width,
