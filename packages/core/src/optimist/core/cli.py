@@ -101,10 +101,17 @@ def _eval(args) -> int:
     subset_classes = card.get("dataset", {}).get("class_subset")
     if subset_classes:
         data = subset(data, classes=subset_classes)
+    losses = tuple(x.strip() for x in args.losses.split(",") if x.strip())
+    from optimist.core.attacks.objectives import LABEL_LOSSES
+
+    bad = [x for x in losses if x not in LABEL_LOSSES]
+    if bad or not losses:
+        raise ValueError(f"--losses takes a comma-separated list of {', '.join(LABEL_LOSSES)}; got {args.losses!r}")
     attacks = ["pgd"] + (["autoattack"] if args.autoattack else [])
     for attack in attacks:
         res = robust_accuracy(model, data, args.threat, attack=attack, steps=args.steps, restarts=args.restarts,
-                              n=args.n, batch_size=args.batch_size, seed=args.seed)
+                              n=args.n, batch_size=args.batch_size, seed=args.seed, losses=losses,
+                              targets=args.targets)
         s = res.summary()
         print(f"{attack:>10} {s['threat']}: clean {s['clean_accuracy']:.2%}  robust {s['robust_accuracy']:.2%}  "
               f"(n={s['n']}, {s['seconds']:.0f} s)")
@@ -188,7 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="clean and robust accuracy of a model",
                        description="Evaluate a checkpoint (path) or zoo model (name) on its test set: clean "
-                                   "accuracy and robust accuracy under cascade PGD, plus AutoAttack with "
+                                   "accuracy and robust accuracy under cascade PGD (cross-entropy, then margin "
+                                   "loss on the survivors, then --targets targeted runs), plus AutoAttack with "
                                    "--autoattack (needs optimist-core[eval]).")
     e.add_argument("--model", required=True, help="checkpoint folder/.safetensors, or a zoo name")
     e.add_argument("--threat", required=True, help="NORM:EPS, e.g. linf:0.1")
@@ -196,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-root", default=None)
     e.add_argument("--steps", type=int, default=20)
     e.add_argument("--restarts", type=int, default=1)
+    e.add_argument("--losses", default="ce,margin",
+                   help="PGD stages, in order, each on the survivors of the last: ce, margin (default: %(default)s)")
+    e.add_argument("--targets", type=int, default=0,
+                   help="then targeted margin PGD toward each of the K likeliest wrong classes (default: 0)")
     e.add_argument("--n", type=int, default=1000, help="number of test images (default: %(default)s)")
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--seed", type=int, default=0)
