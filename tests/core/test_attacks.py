@@ -3,24 +3,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from closed_form_models import Linear
 from optimist.core.attacks import Threat, deepfool, fgsm, pgd
 from optimist.core.models import build_model
-
-
-class Linear(nn.Module):
-    """f(x) = w.x + b as two logits [0, f]: class 1 iff f > 0."""
-
-    def __init__(self, w: torch.Tensor, b: float):
-        super().__init__()
-        self.w = nn.Parameter(w.flatten().clone())
-        self.b = nn.Parameter(torch.tensor(float(b)))
-        self.num_classes = 2
-
-    def forward(self, x):
-        f = x.flatten(1) @ self.w + self.b
-        return torch.stack([torch.zeros_like(f), f], 1)
 
 
 @pytest.fixture(scope="module")

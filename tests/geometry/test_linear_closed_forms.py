@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from closed_form_models import Linear
 from optimist.geometry import (
     dct_block_basis,
     deepfool_margins,
@@ -20,18 +21,6 @@ from optimist.geometry import (
     subspace_margins,
     universal_perturbation,
 )
-
-
-class Linear(nn.Module):
-    def __init__(self, w: torch.Tensor, b: float):
-        super().__init__()
-        self.w = nn.Parameter(w.flatten().clone())
-        self.b = nn.Parameter(torch.tensor(float(b)))
-        self.num_classes = 2
-
-    def forward(self, x):
-        f = x.flatten(1) @ self.w + self.b
-        return torch.stack([torch.zeros_like(f), f], 1)
 
 
 class Softmax(nn.Module):
