@@ -38,6 +38,10 @@ def test_each_cascade_stage_only_removes_survivors(small_pair, fmnist_test):
     assert not (targeted.robust_correct & ~both.robust_correct).any()
     assert targeted.robust_accuracy <= both.robust_accuracy <= ce.robust_accuracy
     assert both.settings["losses"] == ["ce", "margin"] and targeted.settings["targets"] == 2
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        robust_accuracy(m, data, "linf:0.1", losses=("ce", "hinge"), progress=False)
+    with pytest.raises(ValueError, match="at least one stage"):
+        robust_accuracy(m, data, "linf:0.1", losses=(), progress=False)
 
 
 def test_unknown_attack(small_pair, fmnist_test):

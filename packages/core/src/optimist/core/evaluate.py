@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, fgsm, pgd
 from optimist.core.attacks.checks import check_images, check_labels
+from optimist.core.attacks.objectives import label_loss
 from optimist.core.data.loaders import make_loader
 
 ATTACKS = ("pgd", "fgsm", "autoattack")
@@ -114,6 +115,12 @@ def robust_accuracy(
     threat = as_threat(threat)
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; choose one of {', '.join(ATTACKS)}")
+    if attack == "pgd":
+        for name in losses:
+            label_loss(name)
+        if targets < 0 or (not losses and targets == 0):
+            raise ValueError(f"the PGD cascade needs at least one stage: losses={tuple(losses)}, targets={targets} "
+                             "(targets must be >= 0; pass losses=('ce', 'margin') or targets >= 1)")
     if device is None:
         device = next(model.parameters()).device
     was_training = model.training

@@ -38,6 +38,13 @@ LABEL_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
 """Losses of (logits, labels) the engine knows by name; with them it also knows which examples are fooled."""
 
 
+def label_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """The label loss called ``name`` in :data:`LABEL_LOSSES`; a clear error for any other name."""
+    if name not in LABEL_LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LABEL_LOSSES)} or pass an objective")
+    return LABEL_LOSSES[name]
+
+
 def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Cross-entropy of the model's logits at ``x`` against labels ``y``; the default objective."""
     return ce_of_logits(model(x), y)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from optimist.core.attacks.checks import check_images, check_labels
-from optimist.core.attacks.objectives import LABEL_LOSSES, Objective
+from optimist.core.attacks.objectives import Objective, label_loss
 from optimist.core.attacks.threat import Threat, as_threat
 from optimist.core.models.layout import channels_last
 
@@ -160,8 +160,7 @@ def pgd(
         step_size = threat.default_step_size(steps)
     if not step_size > 0:
         raise ValueError(f"step_size must be positive, got {step_size}")
-    if loss not in LABEL_LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LABEL_LOSSES)} or pass an objective")
+    loss_fn = label_loss(loss)
     if return_loss and not keep_best:
         raise ValueError("return_loss needs keep_best=True")
 
@@ -172,7 +171,7 @@ def pgd(
         for _ in range(restarts):
             y_rows = y if objective is not None else y[rows]
             xr, sr, succ = _run_once(model, x0[rows], y_rows, threat, steps, step_size, random_start, targeted,
-                                     objective, keep_best, early_stop, LABEL_LOSSES[loss])
+                                     objective, keep_best, early_stop, loss_fn)
             if best_x is None:
                 best_x, best_score, best_success = xr, sr, succ
             else:
