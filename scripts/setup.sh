@@ -32,7 +32,7 @@ HASH=$(cat constraints.txt packages/*/pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   echo "[setup] installing packages into $VENV (first time: a few minutes, torch is large)"
   PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
-  "${PIP[@]}" -c constraints.txt -e "packages/core[eval]" pytest ruff
+  "${PIP[@]}" -c constraints.txt -e "packages/core[eval]" pytest ruff dill
   [ ${#APPS[@]} -gt 0 ] && "${PIP[@]}" -c constraints.txt "${APPS[@]}"
   "${PIP[@]}" --no-deps -e packages/core
   echo "$HASH" > "$STAMP"

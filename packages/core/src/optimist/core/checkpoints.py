@@ -9,6 +9,7 @@ leaves the last good checkpoint unreadable. Nothing here unpickles arbitrary obj
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -44,9 +45,34 @@ def library_versions() -> dict[str, str]:
             "python": platform.python_version()}
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def readable(path: str | os.PathLike, *, folder: bool = False) -> None:
+    """Give a file (0666) or folder (0777) the permissions the user's umask allows, as ``open()`` would.
+
+    ``tempfile`` creates private (0600 / 0700) entries; saved models and reports are meant to be shared.
+    """
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+
+
+def weights_hash(weights: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes (in name order): the card's content hash."""
+    h = hashlib.sha256()
+    for name in sorted(weights):
+        t = weights[name].detach().contiguous().cpu()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    readable(tmp)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -65,10 +91,13 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def _write_folder(folder: Path, model: nn.Module, card: dict, state: dict | None) -> None:
     weights = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    card = {**card, "weights_sha256": weights_hash(weights)}
     save_file(weights, str(folder / WEIGHTS), metadata={CARD_KEY: json.dumps(card)})
     (folder / CARD).write_text(json.dumps(card, indent=2))
     if state is not None:
         torch.save(state, folder / STATE)
+    for f in folder.iterdir():
+        readable(f)
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, card: dict, state: dict | None = None) -> Path:
@@ -79,6 +108,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, card: dict, state
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    readable(tmp, folder=True)
     try:
         _write_folder(tmp, model, card, state)
         if path.exists():
@@ -94,9 +124,14 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, card: dict, state
     return path
 
 
-def save_model(path: str | os.PathLike, model: Classifier, card: dict | None = None) -> Path:
-    """Save a registry model with a card (architecture filled in) as a checkpoint folder."""
-    full = {"model": model.config(), "versions": library_versions(), **(card or {})}
+def save_model(path: str | os.PathLike, model: nn.Module, card: dict | None = None) -> Path:
+    """Save a registry or wrapped model with a card (architecture filled in) as a checkpoint folder."""
+    if not hasattr(model, "config"):
+        raise CheckpointError(f"{type(model).__name__} is not an Optimist classifier; wrap it first "
+                              "(optimist.core.models.wrap(model, ..., source='torchvision:NAME'))")
+    full = {**(getattr(model, "card", None) or {}), **(card or {}), "model": model.config(),
+            "versions": library_versions()}
+    full.pop("weights_sha256", None)
     return save_checkpoint(path, model, full)
 
 
@@ -175,18 +210,48 @@ def load_into(model: nn.Module, weights: dict[str, torch.Tensor], source: str = 
     return model
 
 
-def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Classifier:
-    """Rebuild the architecture named in the card and load its weights; returns the model in eval mode."""
+def _rebuild(cfg: dict, path, module: nn.Module | None) -> nn.Module:
+    if cfg["arch"] == "wrapped":
+        from optimist.core.models.specs import build_source
+        from optimist.core.models.wrap import WrappedClassifier
+
+        if module is None:
+            if not cfg.get("source"):
+                raise CheckpointError(f"{path} holds a wrapped model saved without a source; pass the bare "
+                                      "module: load_model(path, module=MyNet())")
+            module = build_source(cfg["source"], cfg["num_classes"] if cfg["source"].startswith("torchvision:")
+                                  else None)
+        return WrappedClassifier(module, cfg["head"], num_classes=cfg["num_classes"],
+                                 in_channels=cfg["in_channels"], image_size=cfg["image_size"], mean=cfg["mean"],
+                                 std=cfg["std"], source=cfg.get("source"))
+    return build_model(cfg["arch"], cfg["num_classes"], cfg["in_channels"], cfg["image_size"],
+                       cfg.get("mean"), cfg.get("std"))
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu", *,
+               module: nn.Module | None = None) -> nn.Module:
+    """Rebuild the architecture named in the card and load its weights; returns the model in eval mode.
+
+    The weights must match the card's content hash (``weights_sha256``). A wrapped model rebuilds its module
+    from the recorded source, or from ``module`` (the bare network, e.g. ``MyNet()``) when it has none.
+    """
     card = read_card(path)
     cfg = card.get("model")
     if not isinstance(cfg, dict) or "arch" not in cfg:
         raise CheckpointError(f"the model card of {path} has no 'model' section naming the architecture")
     try:
-        model = build_model(cfg["arch"], cfg["num_classes"], cfg["in_channels"], cfg["image_size"],
-                            cfg.get("mean"), cfg.get("std"))
+        model = _rebuild(cfg, path, module)
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"the model card of {path} describes no buildable model: {e}") from e
-    load_into(model, load_weights(path), source=str(path))
+    weights = load_weights(path)
+    expected = card.get("weights_sha256")
+    if expected is not None and weights_hash(weights) != expected:
+        weights_file = resolve(path)
+        weights_file = weights_file / WEIGHTS if weights_file.is_dir() else weights_file
+        raise CheckpointError(f"{weights_file} does not match its model card's content hash (weights_sha256): "
+                              "the weights were changed or replaced after saving. Restore the file or re-save "
+                              "the model.")
+    load_into(model, weights, source=str(path))
     model.card = card
     return model.to(map_location).eval()
 

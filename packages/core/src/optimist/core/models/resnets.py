@@ -65,6 +65,16 @@ class ResNet18Cifar(Classifier):
         super().__init__(body, dim, num_classes, in_channels, image_size, mean, std)
 
 
+class ResNet50Cifar(Classifier):
+    """ResNet-50 with a 3x3 stride-1 stem and no max-pool (MadryLab ``cifar_models`` layout), for 32x32 images."""
+
+    arch = "resnet50"
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, image_size: int = 32, mean=None, std=None):
+        body, dim = _torchvision_body(_Bottleneck, [3, 4, 6, 3], in_channels, cifar_stem=True)
+        super().__init__(body, dim, num_classes, in_channels, image_size, mean, std)
+
+
 class TorchvisionResNet18(Classifier):
     """torchvision's ImageNet ResNet-18 (7x7 stem, max-pool) for 224x224-scale images."""
 

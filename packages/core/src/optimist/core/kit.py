@@ -1,0 +1,143 @@
+"""The small kit every application shares: eval mode, devices, predictions, intervals and display names.
+
+Applications import these instead of keeping their own copies, so "leave the caller's model as it was" and
+"a 95% interval" mean the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from optimist.core.attacks.checks import check_images, check_labels
+
+__all__ = [
+    "check_images", "check_labels", "display_name", "evaluating", "model_device", "paired_interval", "predict",
+    "preserved", "t_interval",
+]
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode for the duration (batch-norm statistics and dropout must not move), then the caller's mode.
+
+    The mode of every submodule is restored, not just the top-level flag.
+    """
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, was in modes:
+            m.training = was
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU for a model with neither)."""
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return torch.device("cpu")
+
+
+def predict(model: nn.Module, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
+    """Predicted class of each image in ``x`` (eval mode, no gradients), on ``x``'s device."""
+    device = model_device(model)
+    out = []
+    with evaluating(model), torch.no_grad():
+        for i in range(0, x.shape[0], batch_size):
+            out.append(model(x[i:i + batch_size].to(device)).argmax(1).to(x.device))
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=x.device)
+
+
+class _ModelState:
+    """What :func:`preserved` restores: per-module mode, per-tensor device/dtype and requires_grad."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.modes = [(m, m.training) for m in model.modules()]
+        self.params = [(p, p.data, p.requires_grad) for p in model.parameters()]
+        self.buffers = [(mod, name, buf) for mod in model.modules() for name, buf in mod._buffers.items()
+                        if buf is not None]
+
+    def restore(self) -> None:
+        for m, was in self.modes:
+            m.training = was
+        for p, data, flag in self.params:
+            if p.data.device != data.device or p.data.dtype != data.dtype:
+                p.data = p.data.to(device=data.device, dtype=data.dtype)
+            p.requires_grad_(flag)
+        for mod, name, buf in self.buffers:
+            cur = mod._buffers.get(name)
+            if cur is not None and (cur.device != buf.device or cur.dtype != buf.dtype):
+                mod._buffers[name] = cur.to(device=buf.device, dtype=buf.dtype)
+
+
+@contextlib.contextmanager
+def preserved(models: nn.Module | Iterable[nn.Module]) -> Iterator[None]:
+    """Whatever happens inside, each model leaves with the mode, device, dtype and flags it came with."""
+    models = [models] if isinstance(models, nn.Module) else list(models)
+    states = [_ModelState(m) for m in models]
+    try:
+        yield
+    finally:
+        for s in states:
+            s.restore()
+
+
+def t_interval(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): the mean and its Student-t interval; NaN values are dropped, fewer than 2 give NaN bounds."""
+    from scipy import stats
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return math.nan, math.nan, math.nan
+    m = float(v.mean())
+    if len(v) < 2:
+        return m, math.nan, math.nan
+    sd = float(v.std(ddof=1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * sd / math.sqrt(len(v)))
+    return m, m - half, m + half
+
+
+def paired_interval(a: Sequence[float], b: Sequence[float], *,
+                    confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean of ``a - b`` over matched items (the same images) with its Student-t interval."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired values need equal shapes, got {a.shape} and {b.shape}")
+    return t_interval(a - b, confidence=confidence)
+
+
+_NORM_LABEL = {"linf": "L∞", "l2": "L2"}
+
+
+def display_name(name: str) -> str:
+    """Short display name of a model: "standard", "L∞ 0.1", "L2 1.5", "TRADES L∞ 0.1" for zoo names.
+
+    Names that are not zoo names come back unchanged.
+    """
+    from optimist.core import zoo
+
+    bare = name[4:] if name.startswith("zoo:") else name
+    recipes = zoo.recipes()
+    if bare not in recipes:
+        return name
+    cfg = recipes[bare].config
+    if cfg.threat is None or cfg.method == "standard":
+        return "standard"
+    from optimist.core.attacks import as_threat
+
+    t = as_threat(cfg.threat)
+    label = f"{_NORM_LABEL.get(t.norm, t.norm)} {t.eps:g}"
+    prefix = {"pgd": "", "trades": "TRADES ", "fast": "fast-AT "}.get(cfg.method, f"{cfg.method} ")
+    return prefix + label
