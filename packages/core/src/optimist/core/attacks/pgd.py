@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from optimist.core.attacks.checks import check_images, check_labels
-from optimist.core.attacks.objectives import Objective, label_loss
+from optimist.core.attacks.objectives import PAIR_LOSSES, Objective, label_loss
 from optimist.core.attacks.threat import Threat, as_threat
 from optimist.core.models.layout import channels_last
 
@@ -34,11 +34,28 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
             p.requires_grad_(f)
 
 
-def _score(model, x, y, objective, targeted, label_loss):
+SCHEDULES = ("fixed", "apgd")
+APGD_MOMENTUM = 0.75
+APGD_RHO = 0.75
+
+
+def apgd_checkpoints(steps: int) -> list[int]:
+    """Iterations at which the APGD schedule may halve its step (Croce & Hein 2020, section 3.1).
+
+    ``ceil(p_j * steps)`` for ``p_0 = 0``, ``p_1 = 0.22``, ``p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)``:
+    checkpoints come closer together as the run goes on.
+    """
+    p = [0.0, 0.22]
+    while p[-1] + max(p[-1] - p[-2] - 0.03, 0.06) <= 1:
+        p.append(p[-1] + max(p[-1] - p[-2] - 0.03, 0.06))
+    return sorted({math.ceil(q * steps - 1e-9) for q in p[1:]} - {0})
+
+
+def _score(model, x, y, objective, targeted, label_loss, target=None):
     """(score to ascend, success or None) for a batch; success only for the named label losses."""
     if objective is None:
         logits = model(x)
-        loss = label_loss(logits, y)
+        loss = label_loss(logits, y) if target is None else label_loss(logits, y, target)
         pred = logits.argmax(1)
         success = (pred == y) if targeted else (pred != y)
     else:
@@ -57,9 +74,14 @@ def _better(score, success, best_score, best_success):
     return (success & ~best_success) | ((success == best_success) & (score > best_score))
 
 
+def _view(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return v.view(-1, *([1] * (like.ndim - 1)))
+
+
 def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, objective, keep_best, early_stop,
-              label_loss):
+              label_loss, target=None, schedule="fixed"):
     n = x0.shape[0]
+    apgd = schedule == "apgd"
     if random_start:
         x_adv = (x0 + threat.project(threat.random_delta(x0))).clamp(0, 1)
     else:
@@ -68,36 +90,82 @@ def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, ob
     best_score = torch.full((n,), -math.inf, device=x0.device)
     best_success = torch.zeros(n, dtype=torch.bool, device=x0.device)
     active = None  # rows still attacked; None = all of them (no gather/scatter until early stop drops one)
+    if apgd:  # per-example state of the APGD schedule
+        eta = torch.full((n,), float(step_size), device=x0.device, dtype=x0.dtype)
+        x_prev = x_adv.clone()
+        best_grad = torch.zeros_like(x0)
+        prev_score = torch.full((n,), -math.inf, device=x0.device)
+        increases = torch.zeros(n, dtype=torch.long, device=x0.device)
+        ck_best = torch.full((n,), -math.inf, device=x0.device)
+        reduced_last = torch.ones(n, dtype=torch.bool, device=x0.device)
+        checkpoints = set(apgd_checkpoints(steps))
+        last_ck = 0
 
     def take(t):
         return t if active is None else t[active]
 
-    def record(xa, score, success):
+    def put(t, v):
+        if active is None:
+            t.copy_(v)
+        else:
+            t[active] = v
+
+    def record(xa, score, success, grad=None):
         better = _better(score, success, take(best_score), take(best_success))
         sel = better.nonzero().flatten() if active is None else active[better]
         best_x[sel] = xa[better].detach()
         best_score[sel] = score[better].detach()
         if success is not None:
             best_success[sel] = success[better]
+        if grad is not None:
+            best_grad[sel] = grad[better]
 
     def labels():
         # custom objectives never drop examples, so their ``y`` (any object) is passed whole
         return y if objective is not None else take(y)
 
-    for _ in range(steps):
+    def project(x_start, v):
+        return (x_start + threat.project(v - x_start)).clamp(0, 1)
+
+    for k in range(steps):
         xa = take(x_adv).detach().requires_grad_(True)
         with torch.enable_grad():
-            score, success = _score(model, xa, labels(), objective, targeted, label_loss)
+            score, success = _score(model, xa, labels(), objective, targeted, label_loss,
+                                    None if target is None else take(target))
             (grad,) = torch.autograd.grad(score.sum(), xa)
-        if keep_best:
-            record(xa, score, success)
+        score = score.detach()
         x_start = take(x0)
-        stepped = xa.detach() + threat.ascent(grad, step_size)
-        new = (x_start + threat.project(stepped - x_start)).clamp(0, 1)
-        if active is None:
-            x_adv = new
+        if apgd:
+            record(xa, score, success, grad)
+            if k > 0:
+                put(increases, take(increases) + (score > take(prev_score)).long())
+            put(prev_score, score)
+            base, g = xa.detach(), grad
+            if k in checkpoints:
+                stalled = take(increases).float() < APGD_RHO * (k - last_ck)
+                no_gain = ~take(reduced_last) & (take(best_score) <= take(ck_best))
+                reduce = stalled | no_gain
+                put(eta, torch.where(reduce, take(eta) / 2, take(eta)))
+                put(reduced_last, reduce)
+                put(ck_best, take(best_score))
+                put(increases, torch.zeros_like(take(increases)))
+                last_ck = k
+                if reduce.any():  # restart the halved ones from their best point, momentum reset
+                    r = _view(reduce, base)
+                    base = torch.where(r, take(best_x), base)
+                    g = torch.where(r, take(best_grad), g)
+                    put(x_prev, torch.where(r, base, take(x_prev)))
+            step = _view(take(eta), base)
+            z = project(x_start, base + threat.ascent(g, step))
+            if k > 0:
+                z = project(x_start, base + APGD_MOMENTUM * (z - base) + (1 - APGD_MOMENTUM) * (base - take(x_prev)))
+            put(x_prev, base)
+            new = z
         else:
-            x_adv[active] = new
+            if keep_best:
+                record(xa, score, success)
+            new = project(x_start, xa.detach() + threat.ascent(grad, step_size))
+        put(x_adv, new)
         if early_stop and success is not None and success.any():
             active = (torch.arange(n, device=x0.device) if active is None else active)[~success]
             if active.numel() == 0:
@@ -107,7 +175,8 @@ def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, ob
     if active is None or active.numel():
         with torch.no_grad():
             xa = take(x_adv)
-            score, success = _score(model, xa, labels(), objective, targeted, label_loss)
+            score, success = _score(model, xa, labels(), objective, targeted, label_loss,
+                                    None if target is None else take(target))
         record(xa, score, success)
     return best_x, best_score, best_success
 
@@ -127,6 +196,8 @@ def pgd(
     early_stop: bool = False,
     return_loss: bool = False,
     loss: str = "ce",
+    target: torch.Tensor | None = None,
+    schedule: str = "fixed",
 ):
     """Projected gradient ascent on ``objective`` within ``threat`` around images ``x`` in [0, 1].
 
@@ -134,7 +205,8 @@ def pgd(
         model: maps images in [0, 1] to logits (its train/eval mode is left as it is).
         y: labels for the default cross-entropy, or whatever a custom ``objective`` takes.
         threat: a :class:`Threat` or text like ``"linf:0.1"``; ``eps=inf`` is unbounded (give ``step_size``).
-        steps, step_size: iterations and step length (default 2.5 * eps / steps).
+        steps, step_size: iterations and step length (default 2.5 * eps / steps; 2 * eps, the initial step,
+            with ``schedule="apgd"``).
         random_start: start from a uniform point of the ball.
         restarts: independent runs; the best per example is kept. With the default objective, later runs
             attack only the examples not yet fooled.
@@ -142,10 +214,16 @@ def pgd(
         objective: ``(model, x_adv, y) -> per-example loss``; default cross-entropy.
         keep_best: return each example's best iterate (fooled first, then highest objective); with False the
             last iterate is returned and no extra forward pass is spent.
-        early_stop: stop updating an example once it is fooled (default objective only).
+        early_stop: stop updating an example once it is fooled (label losses only).
         return_loss: also return the objective at the returned images (needs ``keep_best``).
-        loss: the label loss when no ``objective`` is given: ``"ce"`` (cross-entropy) or ``"margin"``
-            (best other logit minus the label's; does not saturate, so it breaks points cross-entropy misses).
+        loss: the label loss when no ``objective`` is given: ``"ce"`` (cross-entropy), ``"margin"`` (best
+            other logit minus the label's; does not saturate), ``"dlr"`` (the margin over a spread of the top
+            logits; scale invariant), or a pair loss toward ``target``: ``"dlr-targeted"``,
+            ``"margin-targeted"``.
+        target: one wrong class per example for the pair losses; success still means leaving ``y``.
+        schedule: ``"fixed"`` steps of ``step_size``, or ``"apgd"``: momentum 0.75 and a step that halves at
+            checkpoints where progress stalled, restarting each halved example from its best point (the
+            APGD schedule of Croce & Hein 2020).
 
     Returns:
         Adversarial images in [0, 1] within the threat ball; with ``return_loss``, ``(images, loss)``.
@@ -156,11 +234,25 @@ def pgd(
         check_labels(y, x.shape[0], getattr(model, "num_classes", None))
     if steps < 0 or restarts < 1:
         raise ValueError(f"steps must be >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     if step_size is None:
-        step_size = threat.default_step_size(steps)
+        if schedule == "apgd" and not threat.unbounded:
+            step_size = 2.0 * threat.eps
+        else:
+            step_size = threat.default_step_size(steps)
     if not step_size > 0:
         raise ValueError(f"step_size must be positive, got {step_size}")
     loss_fn = label_loss(loss)
+    if (loss in PAIR_LOSSES) != (target is not None) and objective is None:
+        raise ValueError(f"loss {loss!r} " + ("needs target=, one wrong class per example" if target is None else
+                         f"takes no target; use one of {', '.join(PAIR_LOSSES)} with target="))
+    if target is not None:
+        if objective is not None or targeted:
+            raise ValueError("target= goes with a pair label loss, not with objective= or targeted=True")
+        check_labels(target, x.shape[0], getattr(model, "num_classes", None), name="target")
+        if (target == y).any():
+            raise ValueError("target must differ from the label y for every example")
     if return_loss and not keep_best:
         raise ValueError("return_loss needs keep_best=True")
 
@@ -171,7 +263,8 @@ def pgd(
         for _ in range(restarts):
             y_rows = y if objective is not None else y[rows]
             xr, sr, succ = _run_once(model, x0[rows], y_rows, threat, steps, step_size, random_start, targeted,
-                                     objective, keep_best, early_stop, loss_fn)
+                                     objective, keep_best, early_stop, loss_fn,
+                                     None if target is None else target[rows], schedule)
             if best_x is None:
                 best_x, best_score, best_success = xr, sr, succ
             else:

@@ -86,8 +86,9 @@ class Threat:
         radius = torch.rand(x.shape[0], device=x.device, dtype=x.dtype) * eps
         return direction * _view(radius, x)
 
-    def ascent(self, grad: torch.Tensor, step_size: float) -> torch.Tensor:
-        """Steepest-ascent step of length ``step_size`` in this norm."""
+    def ascent(self, grad: torch.Tensor, step_size: "float | torch.Tensor") -> torch.Tensor:
+        """Steepest-ascent step of length ``step_size`` in this norm (a number, or one per example shaped
+        to broadcast, e.g. ``(N, 1, 1, 1)``)."""
         if self.norm == "linf":
             return step_size * grad.sign()
         return step_size * grad / _view(self.size(grad).clamp_min(1e-12), grad)
