@@ -45,7 +45,11 @@ def test_missing_dataset_says_where_and_how(tmp_path, monkeypatch):
     with pytest.raises(DatasetNotFoundError) as e:
         load_dataset("mnist", root=tmp_path / "empty")
     msg = str(e.value)
-    assert str(tmp_path / "empty") in msg and "nothing" in msg and "download=True" in msg
+    # an explicit root is the only place searched: no silent fallback to $OPTIMIST_DATA or another copy
+    assert str(tmp_path / "empty") in msg and "nothing" not in msg and "download=True" in msg
+    with pytest.raises(DatasetNotFoundError) as e:
+        load_dataset("mnist")
+    assert "nothing" in str(e.value)
     with pytest.raises(DatasetNotFoundError, match="CIFAR-10 not found"):
         load_dataset("cifar10", root=tmp_path)
 

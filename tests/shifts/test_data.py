@@ -7,8 +7,15 @@ import pytest
 import torch
 
 from optimist.shifts.corruptions import corrupt
-from optimist.shifts.data import (c_folder_corruptions, c_folder_spec, fashion_mnist_c_folder, fashion_mnist_c_spec,
-                                  load_c_folder, load_corrupted, write_c_folder)
+from optimist.shifts.data import (
+    c_folder_corruptions,
+    c_folder_spec,
+    fashion_mnist_c_folder,
+    fashion_mnist_c_spec,
+    load_c_folder,
+    load_corrupted,
+    write_c_folder,
+)
 
 
 def test_published_layout_folder(tmp_path):

@@ -32,7 +32,7 @@ STATE = "state.pt"
 LATEST = "latest.json"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(ValueError):
     """A checkpoint that is missing, truncated, corrupt, foreign or does not match its architecture."""
 
 

@@ -202,7 +202,7 @@ def fashion_mnist_c_spec(arg: str, *, split: str = "test", options: dict | None 
 
 
 def c_folder_spec(arg: str, *, split: str = "test", options: dict | None = None):
-    """``c-folder:PATH:CORRUPTION:SEVERITY[?n=N]``: a CIFAR-10-C style folder (the ``optimist.datasets`` entry point)."""
+    """``c-folder:PATH:CORRUPTION:SEVERITY[?n=N]``: a CIFAR-10-C style folder (an ``optimist.datasets`` entry)."""
     path, _, rest = arg.rpartition(":")
     path, _, name = path.rpartition(":")
     if not path or not rest.isdigit():

@@ -83,8 +83,8 @@ def _resized(ds: ImageTensorDataset, image_size: int | None) -> ImageTensorDatas
 def _idx_dir_candidates(folder: str, root: str | None) -> list[Path]:
     """Directories to search, in order: root, $OPTIMIST_DATA, torchvision's layout under each, Debian."""
     bases: list[Path] = []
-    if root:
-        bases.append(Path(root))
+    if root:  # an explicit root is the only place searched: never a silent fallback to another copy
+        return [Path(root), Path(root) / folder / "raw", Path(root) / folder]
     if os.environ.get("OPTIMIST_DATA"):
         bases.append(Path(os.environ["OPTIMIST_DATA"]).expanduser())
     bases.append(optimist_home() / "data")
@@ -177,8 +177,9 @@ def _load_cifar10(split: str, root: str | None, download: bool, image_size: int 
         tv = torchvision.datasets.CIFAR10(base, train=(split == "train"), download=download)
     except RuntimeError as e:
         raise DatasetNotFoundError(
-            f"CIFAR-10 not found under {base} ({e}).\nDownload it with: load_dataset('cifar10', root='{base}', "
-            "download=True) or `optimist data cifar10 --download`, or pass root= a folder with cifar-10-batches-py/."
+            f"CIFAR-10 not found under {base} ({e}).\nDownload it with: python -c \"from optimist.core.data import "
+            f"load_dataset; load_dataset('cifar10', root='{base}', download=True)\", or pass root= (data spec "
+            "cifar10:ROOT) a folder holding cifar-10-batches-py/."
         ) from e
     images = torch.from_numpy(tv.data).permute(0, 3, 1, 2).float().div_(255.0)
     info = DatasetInfo("cifar10", CIFAR10_CLASSES, 3, 32, (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))

@@ -1,0 +1,231 @@
+"""Data specs: one text form for every dataset a command or an application can take.
+
+=========================  ==========================================================================
+``fashion-mnist[:ROOT]``   Fashion-MNIST (Debian package or ROOT); ``mnist:ROOT``, ``cifar10:ROOT`` alike
+``digits``                 scikit-learn's 8x8 digits
+``imagefolder:PATH``       one sub-folder per class (``PATH/test`` is used when it exists)
+``tensors:FILE``           ``.pt`` (dict with ``images``/``labels``, or a pair) or ``.npz``: images in [0, 1]
+=========================  ==========================================================================
+
+Options follow ``?``: ``size=N`` resizes (bilinear), ``mode=grey`` / ``mode=rgb`` converts channels, ``n=N``
+keeps the first N. Installed packages add kinds through the ``optimist.datasets`` entry-point group (a function
+``load(arg, *, split, options) -> ImageTensorDataset``). An explicit root or path that holds no data is an
+error naming it; nothing falls back to another copy.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from optimist.core.data.info import DatasetInfo
+from optimist.core.data.tensor_dataset import ImageTensorDataset
+
+GROUP = "optimist.datasets"
+BUILTIN = ("fashion-mnist", "mnist", "cifar10", "digits", "imagefolder", "tensors")
+_OPTIONS = ("size", "mode", "n")
+
+
+class DataSpecError(ValueError):
+    """A data spec that names no data, or data that is not images in [0, 1] with integer labels."""
+
+
+def _plugins() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=GROUP)}
+
+
+def kinds() -> tuple[str, ...]:
+    """Every data spec kind: the built-in ones and those installed packages add."""
+    return BUILTIN + tuple(sorted(k for k in _plugins() if k not in BUILTIN))
+
+
+def _usage() -> str:
+    return (f"data spec kinds: {', '.join(kinds())}; e.g. fashion-mnist, cifar10:/data/cifar, "
+            "imagefolder:/photos?size=32&mode=rgb, tensors:batch.pt")
+
+
+def _options(query: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in filter(None, query.split("&")):
+        key, sep, value = item.partition("=")
+        if not sep or key not in _OPTIONS:
+            raise DataSpecError(f"unknown data spec option {item!r}; valid options: size=N, mode=grey|rgb, n=N")
+        if key == "mode":
+            if value not in ("grey", "gray", "rgb"):
+                raise DataSpecError(f"mode must be grey or rgb, got {value!r}")
+            out[key] = "grey" if value == "gray" else value
+        else:
+            try:
+                out[key] = int(value)
+            except ValueError as e:
+                raise DataSpecError(f"data spec option {key} must be an integer, got {value!r}") from e
+            if out[key] < 1:
+                raise DataSpecError(f"data spec option {key} must be >= 1, got {value}")
+    return out
+
+
+def from_tensors(images, labels, *, name: str = "tensors", class_names: tuple[str, ...] | None = None,
+                 source: str = "tensors") -> ImageTensorDataset:
+    """Validate ``(images, labels)`` and wrap them: float images (N, C, H, W) in [0, 1], integer labels (N,)."""
+    images = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images
+    labels = torch.as_tensor(np.asarray(labels)) if not isinstance(labels, torch.Tensor) else labels
+    if images.ndim == 3:
+        raise DataSpecError(f"{source}: images have shape {tuple(images.shape)}; add the channel axis "
+                            "(N, C, H, W), e.g. images[:, None] for grey images")
+    if images.ndim != 4:
+        raise DataSpecError(f"{source}: images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    if images.shape[1] not in (1, 3) and images.shape[-1] in (1, 3):
+        raise DataSpecError(f"{source}: images look channels-last {tuple(images.shape)}; permute to (N, C, H, W)")
+    if not images.is_floating_point():
+        raise DataSpecError(f"{source}: images must be floats in [0, 1], got dtype {images.dtype} "
+                            "(divide uint8 images by 255)")
+    if images.numel() and (torch.isnan(images).any() or images.min() < 0 or images.max() > 1):
+        raise DataSpecError(f"{source}: images must lie in [0, 1], got range [{images.min().item():.3g}, "
+                            f"{images.max().item():.3g}]; pass un-normalised images (x / 255 for 8-bit)")
+    if labels.ndim != 1 or labels.is_floating_point() or labels.dtype == torch.bool:
+        raise DataSpecError(f"{source}: labels must be a 1-D integer array, got dtype {labels.dtype} "
+                            f"and shape {tuple(labels.shape)}")
+    if len(labels) != len(images):
+        raise DataSpecError(f"{source}: {len(images)} images but {len(labels)} labels")
+    if len(labels) == 0:
+        raise DataSpecError(f"{source}: holds no images")
+    if labels.min() < 0:
+        raise DataSpecError(f"{source}: labels must be >= 0, got {labels.min().item()}")
+    k = int(labels.max()) + 1
+    names = tuple(class_names) if class_names else tuple(str(i) for i in range(k))
+    if len(names) < k:
+        raise DataSpecError(f"{source}: labels reach {k - 1} but only {len(names)} class names are given")
+    c, h = images.shape[1], images.shape[-1]
+    info = DatasetInfo(name, names, c, h, (0.5,) * c, (0.5,) * c)
+    return ImageTensorDataset(images.float(), labels.long(), info)
+
+
+def _load_tensors(arg: str) -> ImageTensorDataset:
+    path = Path(arg).expanduser()
+    if not path.is_file():
+        raise DataSpecError(f"tensors: no file at {path}")
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            keys = set(z.files)
+            xi = next((k for k in ("images", "x", "x_test") if k in keys), None)
+            yi = next((k for k in ("labels", "y", "targets", "y_test") if k in keys), None)
+            if xi is None or yi is None:
+                raise DataSpecError(f"{path} needs arrays 'images' and 'labels' (found {sorted(keys)})")
+            return from_tensors(torch.from_numpy(z[xi]), torch.from_numpy(z[yi]), name=path.stem, source=str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file
+        raise DataSpecError(f"{path} could not be read as tensors ({type(e).__name__}); save a dict "
+                            "{'images': x, 'labels': y} with torch.save, or an .npz") from e
+    if isinstance(obj, dict):
+        xi = next((k for k in ("images", "x", "x_test") if k in obj), None)
+        yi = next((k for k in ("labels", "y", "targets", "y_test") if k in obj), None)
+        if xi is None or yi is None:
+            raise DataSpecError(f"{path} needs entries 'images' and 'labels' (found {sorted(obj)})")
+        names = obj.get("class_names")
+        return from_tensors(obj[xi], obj[yi], name=path.stem, source=str(path),
+                            class_names=tuple(names) if names else None)
+    if isinstance(obj, (tuple, list)) and len(obj) == 2:
+        return from_tensors(obj[0], obj[1], name=path.stem, source=str(path))
+    raise DataSpecError(f"{path} holds a {type(obj).__name__}; expected {{'images': x, 'labels': y}} or (x, y)")
+
+
+def _load_imagefolder(arg: str, split: str, opts: dict) -> ImageTensorDataset:
+    import torchvision
+    from torchvision import transforms
+
+    path = Path(arg).expanduser()
+    if (path / split).is_dir():
+        path = path / split
+    if not path.is_dir():
+        raise DataSpecError(f"imagefolder: {path} is not a folder (it needs one sub-folder per class)")
+    size = opts.get("size", 224)
+    tf = [transforms.Resize(size), transforms.CenterCrop(size)]
+    if opts.get("mode") == "grey":
+        tf.append(transforms.Grayscale(1))
+    elif opts.get("mode") == "rgb":
+        tf.append(transforms.Lambda(lambda im: im.convert("RGB")))
+    try:
+        folder = torchvision.datasets.ImageFolder(str(path), transform=transforms.Compose(tf + [transforms.ToTensor()]))
+    except (FileNotFoundError, RuntimeError) as e:
+        raise DataSpecError(f"imagefolder: {path} holds no images in class sub-folders ({e})") from e
+    n = min(len(folder), opts.get("n", len(folder)))
+    items = [folder[i] for i in range(n)]
+    shapes = {tuple(x.shape) for x, _ in items}
+    if len(shapes) > 1:
+        raise DataSpecError(f"imagefolder: {path} mixes grey and colour images ({sorted(shapes)}); add ?mode=rgb "
+                            "or ?mode=grey")
+    images = torch.stack([x for x, _ in items])
+    labels = torch.tensor([y for _, y in items])
+    ds = from_tensors(images, labels, name=f"imagefolder:{path.name}", class_names=tuple(folder.classes),
+                      source=str(path))
+    c = images.shape[1]
+    mean, std = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)) if c == 3 else ((0.5,), (0.5,))
+    return ImageTensorDataset(ds.images, ds.targets, DatasetInfo(ds.info.name, ds.info.class_names, c, size,
+                                                                 mean, std))
+
+
+def _apply(ds: ImageTensorDataset, opts: dict) -> ImageTensorDataset:
+    images, info = ds.images, ds.info
+    if "n" in opts:
+        images, targets = images[: opts["n"]], ds.targets[: opts["n"]]
+    else:
+        targets = ds.targets
+    if opts.get("mode") == "grey" and images.shape[1] == 3:
+        images = (images * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        info = DatasetInfo(info.name, info.class_names, 1, info.image_size, (0.5,), (0.5,))
+    elif opts.get("mode") == "rgb" and images.shape[1] == 1:
+        images = images.repeat(1, 3, 1, 1)
+        info = DatasetInfo(info.name, info.class_names, 3, info.image_size, info.mean * 3, info.std * 3)
+    if "size" in opts and opts["size"] != images.shape[-1]:
+        images = F.interpolate(images, size=(opts["size"], opts["size"]), mode="bilinear",
+                               align_corners=False).clamp(0, 1)
+        info = DatasetInfo(info.name, info.class_names, info.channels, opts["size"], info.mean, info.std)
+    if images is ds.images and targets is ds.targets:
+        return ds
+    return ImageTensorDataset(images, targets, info)
+
+
+def resolve(data, *, split: str = "test") -> ImageTensorDataset:
+    """The dataset a spec names (see the module docstring), an :class:`ImageTensorDataset`, or an (x, y) pair."""
+    from optimist.core.data.datasets import load_dataset
+
+    if isinstance(data, ImageTensorDataset):
+        return data
+    if isinstance(data, (tuple, list)) and len(data) == 2 and not isinstance(data, str):
+        return from_tensors(data[0], data[1])
+    if isinstance(data, os.PathLike):
+        data = f"tensors:{data}"
+    if not isinstance(data, str) or not data.strip():
+        raise DataSpecError(f"data must be a data spec, an ImageTensorDataset or an (images, labels) pair; got "
+                            f"{type(data).__name__}. {_usage()}")
+    text, _, query = data.strip().partition("?")
+    opts = _options(query)
+    kind, _, arg = text.partition(":")
+    kind = kind.lower().replace("_", "-")
+    if kind in ("fashion-mnist", "mnist", "cifar10", "digits"):
+        if kind == "digits" and arg:
+            raise DataSpecError("digits comes with scikit-learn and takes no root")
+        if arg and not Path(arg).expanduser().is_dir():
+            raise DataSpecError(f"{kind}: the root {arg} is not a folder")
+        ds = load_dataset(kind, split, root=arg or None)
+    elif kind == "imagefolder":
+        if not arg:
+            raise DataSpecError("imagefolder needs a path: imagefolder:/path/to/folder")
+        return _load_imagefolder(arg, split, opts)
+    elif kind == "tensors":
+        if not arg:
+            raise DataSpecError("tensors needs a file: tensors:/path/to/batch.pt")
+        ds = _load_tensors(arg)
+    elif kind in _plugins():
+        ds = _plugins()[kind].load()(arg, split=split, options=opts)
+        return ds
+    else:
+        raise DataSpecError(f"unknown data spec {data!r}; {_usage()}")
+    return _apply(ds, opts)
