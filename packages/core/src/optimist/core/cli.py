@@ -12,7 +12,9 @@ Optimist: what adversarial robustness is good for, with working code and measure
 
   optimist demo                 run every installed application's demo into one HTML report
   optimist train ...            train a model (standard, PGD-AT, TRADES, fast AT); works under torchrun
-  optimist eval ...             clean and robust accuracy of a checkpoint or zoo model
+  optimist eval ...             clean and robust accuracy of any model spec on any data spec
+  optimist import SPEC --out D  a RobustBench / MadryLab / torchvision / python model as an Optimist checkpoint
+  optimist APPLICATION ...      one application on your models: interpretability, generation, transfer, ...
   optimist zoo list|get|recipes the model zoo: cached standard/robust models and how they were made
 """
 
@@ -77,14 +79,25 @@ def _train(args) -> int:
 
 
 def _load_for_eval(spec: str):
+    """(model, zoo name or None) for any model spec (see ``optimist.core.models.resolve``)."""
     from optimist.core import zoo
-    from optimist.core.checkpoints import load_model
+    from optimist.core.models import resolve
 
-    if Path(spec).expanduser().exists():
-        return load_model(spec), None
-    if spec in zoo.recipes():
-        return zoo.get(spec), spec
-    raise ValueError(f"--model {spec!r} is neither a checkpoint path nor a zoo name; see `optimist zoo recipes`")
+    model = resolve(spec)
+    bare = spec[4:] if spec.startswith("zoo:") else spec
+    return model, (bare if bare in zoo.recipes() and not Path(spec).expanduser().exists() else None)
+
+
+def _import(args) -> int:
+    from optimist.core.checkpoints import save_model
+    from optimist.core.models import resolve
+
+    model = resolve(args.spec)
+    card = {"imported_from": args.spec}
+    path = save_model(args.out, model, card)
+    print(f"Imported {args.spec} as {model.config()['arch']} ({model.num_classes} classes, {model.in_channels}x"
+          f"{model.image_size}x{model.image_size}) into {Path(path).resolve()}")
+    return 0
 
 
 def _eval(args) -> int:
@@ -93,14 +106,28 @@ def _eval(args) -> int:
     from optimist.core.evaluate import robust_accuracy
 
     model, zoo_name = _load_for_eval(args.model)
-    card = getattr(model, "card", {})
-    dataset = args.dataset or card.get("dataset", {}).get("name")
-    if not dataset:
-        raise ValueError("the checkpoint's card names no dataset; pass --dataset")
-    data = load_dataset(dataset, "test", root=args.data_root)
-    subset_classes = card.get("dataset", {}).get("class_subset")
-    if subset_classes:
-        data = subset(data, classes=subset_classes)
+    if args.record and not zoo_name:
+        raise ValueError(f"--record stores the result in a zoo model's card, and {args.model!r} is not a zoo model; "
+                         "drop --record (the result is printed)")
+    card = getattr(model, "card", {}) or {}
+    if args.data:
+        from optimist.core.data import resolve as resolve_data
+
+        if args.dataset or args.data_root:
+            raise ValueError("pass either --data SPEC or --dataset/--data-root, not both")
+        data = resolve_data(args.data, split="test")
+    else:
+        dataset = args.dataset or card.get("dataset", {}).get("name")
+        if not dataset:
+            raise ValueError(f"the model {args.model!r} names no dataset; pass --data SPEC (e.g. --data "
+                             "tensors:FILE or --data cifar10:ROOT)")
+        data = load_dataset(dataset, "test", root=args.data_root)
+        subset_classes = card.get("dataset", {}).get("class_subset")
+        if subset_classes:
+            data = subset(data, classes=subset_classes)
+    from optimist.core.application import check_compatible
+
+    check_compatible({args.model: model}, data)
     losses = tuple(x.strip() for x in args.losses.split(",") if x.strip())  # robust_accuracy checks the names
     attacks = ["pgd"] + (["autoattack"] if args.autoattack else [])
     for attack in attacks:
@@ -140,12 +167,15 @@ def _zoo(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     from optimist.core.models import available_models
     from optimist.core.train import METHODS
 
     p = argparse.ArgumentParser(prog="optimist", description=DESCRIPTION,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Every command takes --debug (show tracebacks) and --threads N (CPU threads; "
+                                       "default: $OPTIMIST_THREADS, else the cores this process may use). "
+                                       "optimist --version lists the installed Optimist packages.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     d = sub.add_parser("demo", help="run the showcase and write an HTML report",
@@ -193,9 +223,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "accuracy and robust accuracy under cascade PGD (cross-entropy, then margin "
                                    "loss on the survivors, then --targets targeted runs), plus AutoAttack with "
                                    "--autoattack (needs optimist-core[eval]).")
-    e.add_argument("--model", required=True, help="checkpoint folder/.safetensors, or a zoo name")
+    e.add_argument("--model", required=True, metavar="SPEC",
+                   help="a model spec: zoo name, checkpoint folder/.safetensors, robustbench:FILE[:ARCH], "
+                        "robustness:FILE[:ARCH], torchvision:NAME[:WEIGHTS], python:module:factory[:WEIGHTS]")
+    e.add_argument("--data", default=None, metavar="SPEC",
+                   help="a data spec: fashion-mnist, digits, mnist:ROOT, cifar10:ROOT, imagefolder:PATH, "
+                        "tensors:FILE (default: the dataset in the model card)")
     e.add_argument("--threat", required=True, help="NORM:EPS, e.g. linf:0.1")
-    e.add_argument("--dataset", default=None, help="default: the one in the model card")
+    e.add_argument("--dataset", default=None, help="a dataset name (older form of --data)")
     e.add_argument("--data-root", default=None)
     e.add_argument("--steps", type=int, default=20)
     e.add_argument("--restarts", type=int, default=1)
@@ -210,6 +245,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--record", action="store_true", help="store the result in the zoo model's card")
     e.set_defaults(fn=_eval)
 
+    i = sub.add_parser("import", help="import any model spec as an Optimist checkpoint",
+                       description="Read a model spec (robustbench:FILE[:ARCH], robustness:FILE[:ARCH], "
+                                   "torchvision:NAME[:WEIGHTS], python:module:factory[:WEIGHTS], a zoo name or a "
+                                   "checkpoint) and write an Optimist checkpoint (safetensors + card) to --out. "
+                                   "Files are read as tensors only (weights_only); the architecture is guessed "
+                                   "from the file's layout when ARCH is omitted.")
+    i.add_argument("spec", help="the model spec, e.g. robustbench:Carmon2019Unlabeled.pt:wrn-28-10")
+    i.add_argument("--out", required=True, help="checkpoint folder to write")
+    i.set_defaults(fn=_import)
+
+    from optimist.core.cli_apps import add_application_commands
+
+    add_application_commands(sub, argv)
+
     z = sub.add_parser("zoo", help="list, train or fetch zoo models",
                        description="list: cached models with their accuracies; recipes: every known model; "
                                    "get NAME...: load or train and cache.")
@@ -219,24 +268,55 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _versions() -> str:
+    from importlib.metadata import distributions
+
+    rows = sorted({(d.metadata["Name"], d.version) for d in distributions()
+                   if (d.metadata["Name"] or "").lower().startswith("optimist")})
+    return "\n".join(f"{name} {version}" for name, version in rows)
+
+
+def _one_line(e: BaseException) -> str:
+    text = " ".join(part.strip() for part in str(e).splitlines() if part.strip())
+    return text or type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    threads = None
+    for i, a in enumerate(argv):
+        if a == "--threads" or a.startswith("--threads="):
+            value = a.split("=", 1)[1] if "=" in a else (argv[i + 1] if i + 1 < len(argv) else "")
+            del argv[i:i + (1 if "=" in a else 2)]
+            try:
+                threads = int(value)
+            except ValueError:
+                print(f"optimist: error: --threads takes a positive integer, got {value!r}", file=sys.stderr)
+                return 2
+            break
+    if "--version" in argv[:1]:
+        print(_versions())
+        return 0
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
-    try:
-        return args.fn(args)
-    except (ValueError, FileNotFoundError, ImportError) as e:
-        print(f"optimist: error: {e}", file=sys.stderr)
-        return 2
-    except Exception as e:  # checkpoint errors and friends get the same treatment
-        from optimist.core.checkpoints import CheckpointError
+    from optimist.core.threads import configure_threads
 
-        if isinstance(e, CheckpointError):
-            print(f"optimist: error: {e}", file=sys.stderr)
-            return 2
-        raise
+    try:
+        configure_threads(threads)
+        return args.fn(args)
+    except (ValueError, FileNotFoundError, ImportError, OSError) as e:
+        if debug:
+            raise
+        print(f"optimist: error: {_one_line(e)} (run with --debug for the traceback)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("optimist: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from optimist.core.attacks.checks import check_images, check_labels
 
 __all__ = [
     "check_images", "check_labels", "display_name", "evaluating", "model_device", "paired_interval", "predict",
-    "preserved", "t_interval",
+    "preserved", "resolve_device", "t_interval",
 ]
 
 
@@ -141,3 +141,24 @@ def display_name(name: str) -> str:
     label = f"{_NORM_LABEL.get(t.norm, t.norm)} {t.eps:g}"
     prefix = {"pgd": "", "trades": "TRADES ", "fast": "fast-AT "}.get(cfg.method, f"{cfg.method} ")
     return prefix + label
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a torch.device that exists here; a clear error for unknown or unavailable devices."""
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, torch.device):
+        dev = device
+    else:
+        try:
+            dev = torch.device(str(device))
+        except RuntimeError as e:
+            raise ValueError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from e
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) here")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} asked for, but MPS is not available here; use --device cpu")
+    return dev
