@@ -1,0 +1,319 @@
+"""``compare``: robust vs standard under distribution shift (corruptions, bands, mCE, Fourier heat maps).
+
+Every model sees the same corrupted images (the first ``n`` of the data, each corruption drawn once for the
+seed and rounded to 1/255 as the published sets store them), so differences between models are paired over
+images. Corruption error follows Hendrycks & Dietterich: CE_c = sum_s E(c, s) / sum_s E_base(c, s) with the
+standard model as the baseline, relative CE subtracts each model's clean error first, mCE averages over
+corruptions; their intervals come from a paired bootstrap over images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from optimist.core.application import Result, check_compatible, resolve_data, resolve_models, run_settings
+from optimist.core.kit import paired_interval, predict, preserved, t_interval
+from optimist.core.settings import Settings, SettingsError, setting
+from optimist.shifts.corruptions import corruption_names
+from optimist.shifts.data import VERSION, from_uint8, severity_stack, to_uint8
+from optimist.shifts.fourier import BANDS, band_energy, band_of, centred_frequencies, fourier_heatmap
+
+
+@dataclass(frozen=True)
+class ShiftsSettings(Settings):
+    n: int = setting(1000, "test images corrupted and classified (the first n of the data)", minimum=1)
+    corruptions: tuple[str, ...] = setting((), "corruptions to run (empty: all 21)",
+                                           choices=corruption_names())
+    severities: tuple[int, ...] = setting((1, 2, 3, 4, 5), "severities to run (1..5)", minimum=1, maximum=5)
+    baseline: str = setting("", "label of the model corruption errors are relative to (default: 'standard', "
+                                "else the first model)")
+    band_images: int = setting(500, "images used to measure each corruption's frequency band", minimum=1)
+    band_severity: int = setting(3, "severity at which the bands are measured", minimum=1, maximum=5)
+    heatmap_n: int = setting(200, "test images for the Fourier heat maps (0: no heat maps)", minimum=0)
+    heatmap_eps: float = setting(2.0, "L2 norm of the Fourier basis perturbation", minimum=0.0)
+    heatmap_stride: int = setting(1, "evaluate every k-th frequency in each direction", minimum=1)
+    bootstrap: int = setting(200, "paired bootstrap resamples over images for CE / mCE intervals", minimum=10)
+    example: int = setting(0, "index of the image shown in the examples figure", minimum=0)
+    cache: bool = setting(True, "keep corrupted images under $OPTIMIST_HOME/shifts (uint8) for reruns")
+    batch_size: int = setting(512, "batch size for predictions", minimum=1)
+
+    def validate(self) -> None:
+        if len(set(self.severities)) != len(self.severities) or not self.severities:
+            raise SettingsError(f"setting 'severities' must list distinct severities in 1..5, got {self.severities}")
+        if self.heatmap_n and self.heatmap_eps <= 0:
+            raise SettingsError("setting 'heatmap_eps' must be > 0 when heat maps are on")
+
+
+def _stack(x: torch.Tensor, name: str, seed: int, cache: bool) -> torch.Tensor:
+    """(5, N, C, H, W) corrupted copies of ``x`` (rounded to 1/255), from the cache when it holds them."""
+    if not cache:
+        return severity_stack(x, name, seed=seed)
+    from optimist.core.paths import optimist_home
+
+    h = hashlib.sha1(to_uint8(x).tobytes())
+    h.update(f"{tuple(x.shape)}|{seed}|{VERSION}".encode())
+    path = optimist_home() / "shifts" / "stacks" / h.hexdigest()[:20] / f"{name}.npy"
+    if path.exists():
+        try:
+            arr = np.load(path)
+            return from_uint8(arr).reshape(5, *x.shape)
+        except (ValueError, OSError):
+            pass
+    stack = severity_stack(x, name, seed=seed)
+    from optimist.shifts.data import _save_npy
+
+    _save_npy(Path(path), to_uint8(stack.reshape(-1, *x.shape[1:])))
+    return stack
+
+
+def _baseline(labels: list[str], wanted: str) -> str:
+    if wanted:
+        if wanted not in labels:
+            raise SettingsError(f"setting 'baseline' must be one of the model labels {labels}, got {wanted!r}")
+        return wanted
+    for lab in labels:
+        if "standard" in lab.lower():
+            return lab
+    return labels[0]
+
+
+def _ce(err: np.ndarray, base: np.ndarray, clean: np.ndarray, base_clean: np.ndarray) -> tuple[float, float]:
+    """CE and relative CE of one corruption from per-severity error rates."""
+    ce = err.sum() / base.sum() if base.sum() > 0 else math.nan
+    den = (base - base_clean).sum()
+    rel = (err - clean).sum() / den if den > 0 else math.nan
+    return float(ce), float(rel)
+
+
+def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progress: bool = True, seed: int = 0,
+            **settings) -> Result:
+    """Accuracy under every corruption and severity, CE / mCE, per-band summaries and Fourier heat maps.
+
+    Settings: see :class:`ShiftsSettings` (``n``, ``corruptions``, ``severities``, ``baseline``, ``heatmap_n``,
+    ``heatmap_eps``, ``heatmap_stride``, ...).
+    """
+    s = ShiftsSettings.from_mapping(settings)
+    models_in, data_in = models, data
+    models = resolve_models(models)
+    data = resolve_data(data)
+    check_compatible(models, data)
+    labels = list(models)
+    base = _baseline(labels, s.baseline)
+    names = list(s.corruptions or corruption_names())
+    sevs = sorted(s.severities)
+    n = min(s.n, len(data))
+    x, y = data.images[:n], data.targets[:n]
+    ex = min(s.example, n - 1)
+
+    with preserved(models.values()):
+        if device is not None:
+            for m in models.values():
+                m.to(device)
+        clean = {m: (predict(models[m], x, batch_size=s.batch_size).cpu() == y).numpy() for m in labels}
+        correct = {m: {} for m in labels}  # model -> corruption -> (S, N) bool
+        examples, bands = {}, []
+        it = names
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(names, desc="corruptions", leave=False)
+        for name in it:
+            stack = _stack(x, name, seed, s.cache)
+            examples[name] = stack[:, ex]
+            k = min(s.band_images, n)
+            e = band_energy(x[:k], stack[s.band_severity - 1, :k])
+            shares = [e[b] for b in BANDS]
+            bands.append({"corruption": name, **e, "band": BANDS[int(np.nanargmax(shares))]})
+            for m in labels:
+                rows = [(predict(models[m], stack[sv - 1], batch_size=s.batch_size).cpu() == y).numpy()
+                        for sv in sevs]
+                correct[m][name] = np.stack(rows)
+        heat = {}
+        if s.heatmap_n:
+            k = min(s.heatmap_n, n)
+            for m in labels:
+                heat[m] = fourier_heatmap(models[m], x[:k], y[:k], s.heatmap_eps, stride=s.heatmap_stride,
+                                          seed=seed, batch_size=max(s.batch_size, 2048), progress=progress)
+
+    band_df = pd.DataFrame(bands)
+    band_of_c = dict(zip(band_df.corruption, band_df.band))
+    rows: list[dict] = []
+
+    def add(model, measurement, v, lo, hi, count, **extra):
+        rows.append({"model": model, "measurement": measurement, "value": v, "low": lo, "high": hi, "n": count,
+                     **extra})
+
+    for m in labels:
+        add(m, "clean accuracy", *t_interval(clean[m]), n)
+    for m in labels:
+        for name in names:
+            for i, sv in enumerate(sevs):
+                add(m, "accuracy", *t_interval(correct[m][name][i]), n, corruption=name, severity=sv,
+                    band=band_of_c[name])
+    for m in labels:
+        for name in names:
+            add(m, "accuracy (mean over severities)", *t_interval(correct[m][name].mean(0)), n, corruption=name,
+                band=band_of_c[name])
+        allc = np.stack([correct[m][c].mean(0) for c in names]).mean(0)
+        add(m, "mean corruption accuracy", *t_interval(allc), n)
+        for b in BANDS:
+            cs = [c for c in names if band_of_c[c] == b]
+            if cs:
+                per = np.stack([correct[m][c].mean(0) for c in cs]).mean(0)
+                add(m, "band accuracy", *t_interval(per), n, band=b, corruptions=len(cs))
+
+    # CE / relative CE / mCE with a paired bootstrap over images
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(s.bootstrap, n))
+    err = {m: np.stack([1 - correct[m][c] for c in names]).astype(np.float32) for m in labels}  # (C, S, N)
+    cerr = {m: (1 - clean[m]).astype(np.float32) for m in labels}
+
+    def rates(m, sel=None):
+        e = err[m] if sel is None else err[m][:, :, sel]
+        ce = cerr[m] if sel is None else cerr[m][sel]
+        return e.mean(-1), ce.mean(-1)  # (C, S) [or (C, S, B)], () [or (B,)]
+
+    boot = {m: (err[m][:, :, idx].mean(-1), cerr[m][idx].mean(-1)) for m in labels}  # (C,S,B), (B,)
+    ce_rows = []
+    for m in labels:
+        e, ce0 = rates(m)
+        be, bce0 = rates(base)
+        ces = [_ce(e[i], be[i], ce0, bce0) for i in range(len(names))]
+        eb, ceb = boot[m]
+        beb, bceb = boot[base]
+        ce_b = eb.sum(1) / np.where(beb.sum(1) > 0, beb.sum(1), np.nan)  # (C, B)
+        den = (beb - bceb[None, None]).sum(1)
+        rel_b = (eb - ceb[None, None]).sum(1) / np.where(den > 0, den, np.nan)
+        for i, name in enumerate(names):
+            lo, hi = np.nanpercentile(ce_b[i], [2.5, 97.5]) if m != base else (1.0, 1.0)
+            add(m, "CE", ces[i][0], float(lo), float(hi), n, corruption=name, band=band_of_c[name])
+            rlo, rhi = np.nanpercentile(rel_b[i], [2.5, 97.5]) if m != base else (1.0, 1.0)
+            add(m, "relative CE", ces[i][1], float(rlo), float(rhi), n, corruption=name, band=band_of_c[name])
+            ce_rows.append({"model": m, "corruption": name, "CE": ces[i][0], "relative CE": ces[i][1]})
+        mce = float(np.nanmean([c[0] for c in ces]))
+        rmce = float(np.nanmean([c[1] for c in ces]))
+        mlo, mhi = np.nanpercentile(np.nanmean(ce_b, 0), [2.5, 97.5]) if m != base else (1.0, 1.0)
+        rlo, rhi = np.nanpercentile(np.nanmean(rel_b, 0), [2.5, 97.5]) if m != base else (1.0, 1.0)
+        add(m, "mCE", mce, float(mlo), float(mhi), n)
+        add(m, "relative mCE", rmce, float(rlo), float(rhi), n)
+
+    # paired differences vs the baseline
+    diff_rows = []
+    for m in labels:
+        if m == base:
+            continue
+        tag = f"{m} − {base}"
+        v, lo, hi = paired_interval(clean[m], clean[base])
+        diff_rows.append({"comparison": tag, "corruption": "clean", "band": "", "difference": v, "low": lo,
+                          "high": hi})
+        add(m, f"accuracy difference vs {base}", v, lo, hi, n, corruption="clean")
+        for name in names:
+            v, lo, hi = paired_interval(correct[m][name].mean(0), correct[base][name].mean(0))
+            diff_rows.append({"comparison": tag, "corruption": name, "band": band_of_c[name], "difference": v,
+                              "low": lo, "high": hi,
+                              "mean frequency": float(band_df.set_index("corruption").mean_frequency[name])})
+            add(m, f"accuracy difference vs {base}", v, lo, hi, n, corruption=name, band=band_of_c[name])
+        for b in BANDS:
+            cs = [c for c in names if band_of_c[c] == b]
+            if not cs:
+                continue
+            a = np.stack([correct[m][c].mean(0) for c in cs]).mean(0)
+            r = np.stack([correct[base][c].mean(0) for c in cs]).mean(0)
+            v, lo, hi = paired_interval(a, r)
+            add(m, f"band accuracy difference vs {base}", v, lo, hi, n, band=b, corruptions=len(cs))
+
+    # heat maps: mean error per band, per model, with intervals over images
+    hm_rows = []
+    if heat:
+        us, vs = centred_frequencies(*x.shape[-2:])
+        h, w = x.shape[-2:]
+        for m in labels:
+            hm = heat[m]
+            for b_i, b in enumerate(BANDS):
+                keys = [(u, v) for (u, v) in hm["correct"]
+                        if band_of(math.hypot(u / h, v / w)) == b_i]
+                if not keys:
+                    continue
+                per = 1 - np.stack([hm["correct"][k] for k in keys]).mean(0)
+                v, lo, hi = t_interval(per)
+                add(m, "heat-map error", v, lo, hi, len(per), band=b, frequencies=len(keys))
+                hm_rows.append({"model": m, "band": b, "error": v, "low": lo, "high": hi, "frequencies": len(keys)})
+            add(m, "heat-map clean error", hm["clean_error"], math.nan, math.nan, min(s.heatmap_n, n))
+
+    table = pd.DataFrame(rows)
+    per_example = []
+    for m in labels:
+        per_example.append(pd.DataFrame({"model": m, "corruption": "clean", "severity": 0, "image": np.arange(n),
+                                         "correct": clean[m].astype(int)}))
+        for name in names:
+            for i, sv in enumerate(sevs):
+                per_example.append(pd.DataFrame({"model": m, "corruption": name, "severity": sv,
+                                                 "image": np.arange(n), "correct": correct[m][name][i].astype(int)}))
+    per_example = pd.concat(per_example, ignore_index=True)
+
+    from optimist.shifts import figures
+
+    figs = {"examples": figures.plot_examples(x[ex], examples, band_of_c, sevs=(1, 2, 3, 4, 5)),
+            "per-corruption accuracy": figures.plot_bars(table, labels, names, band_of_c)}
+    captions = {
+        "examples": "One test image under every corruption at severities 1-5 (column label: the measured band); "
+                    "look at which changes are fine-grained (noise, JPEG) and which are global (fog, contrast).",
+        "per-corruption accuracy": "Accuracy averaged over severities, per corruption, grouped by measured band "
+                                   "(95% intervals over images); where the robust bar is higher, adversarial "
+                                   "training helped.",
+    }
+    if heat:
+        figs["fourier heat maps"] = figures.plot_heatmaps(heat, labels, base)
+        captions["fourier heat maps"] = (
+            f"Error rate when a Fourier basis image of L2 norm {s.heatmap_eps:g} is added (centre: lowest "
+            "frequency); Yin et al.'s pattern is a robust model less sensitive at high frequencies (outer ring) and "
+            "more at low ones (centre): look at the sign of the difference panel by ring.")
+
+    ce_table = pd.DataFrame(ce_rows).pivot(index="corruption", columns="model", values="CE").reindex(names)
+    ce_table.insert(0, "band", [band_of_c[c] for c in names])
+    extra = {"Measured frequency bands (share of the power of corrupted − clean)": band_df.round(4),
+             "Corruption error (CE) relative to " + base: ce_table.round(3)}
+    if diff_rows:
+        extra["Accuracy difference vs " + base + " (paired over images, mean over severities)"] = \
+            pd.DataFrame(diff_rows).round(4)
+    if hm_rows:
+        extra["Heat-map error by band"] = pd.DataFrame(hm_rows).round(4)
+
+    text = _summary(table, labels, base, names, band_of_c, heat)
+    return Result(application="shifts", table=table, per_example=per_example, figures=figs, captions=captions,
+                  settings=run_settings("shifts", s, models_in, data_in, seed=seed, device=device), text=text,
+                  extra_tables=extra)
+
+
+def _summary(table, labels, base, names, band_of_c, heat) -> str:
+    t = table
+    parts = []
+    for m in labels:
+        c = t[(t.model == m) & (t.measurement == "clean accuracy")].value.iloc[0]
+        a = t[(t.model == m) & (t.measurement == "mean corruption accuracy")].value.iloc[0]
+        mce = t[(t.model == m) & (t.measurement == "mCE")].value.iloc[0]
+        parts.append(f"{m}: clean {c:.1%}, mean corrupted {a:.1%}, mCE {mce:.2f}")
+    text = "; ".join(parts) + f" (mCE relative to {base} = 1)."
+    for m in labels:
+        if m == base:
+            continue
+        d = t[(t.model == m) & (t.measurement == f"accuracy difference vs {base}") & (t.corruption != "clean")]
+        helped = d[d.low > 0].sort_values("value", ascending=False)
+        hurt = d[d.high < 0].sort_values("value")
+        text += (f" {m} vs {base}: helped on {len(helped)} of {len(d)} corruptions"
+                 + (f" ({', '.join(f'{r.corruption} {r.value:+.1%}' for r in helped.itertuples())})" if len(helped)
+                    else "")
+                 + f", hurt on {len(hurt)}"
+                 + (f" ({', '.join(f'{r.corruption} {r.value:+.1%}' for r in hurt.itertuples())})" if len(hurt)
+                    else "")
+                 + " (95% paired intervals excluding zero).")
+    return text
