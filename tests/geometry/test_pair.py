@@ -28,22 +28,25 @@ def test_frequency_margins_grow_with_frequency(small_pair, fmnist_test):
         assert med[-1] > med[0], med
 
 
-def test_demo_quick(small_zoo, tmp_path, capsys):
+def test_demo_quick(small_zoo, tmp_path):
     from optimist.core.demo import DemoOptions
     from optimist.core.report import Report
-    from optimist.geometry.demo import demo
+    from optimist.geometry import APPLICATION
 
     report = Report(tmp_path, "test")
     section = report.section("Geometry")
-    demo(section, DemoOptions(out_dir=tmp_path, quick=True, zoo_root=small_zoo))
+    result = APPLICATION.demo(section, DemoOptions(out_dir=tmp_path, quick=True, zoo_root=small_zoo))
     report.write()
     figures = {p.name for p in (tmp_path / "figures").glob("*.png")}
     assert {"geometry-margin-histograms.png", "geometry-frequency-margins.png", "geometry-curvature.png",
             "geometry-universal.png"} <= figures
-    table = pd.read_csv(tmp_path / "tables" / "geometry-geometry-at-a-glance.csv", index_col=0)
-    assert len(table) == 2 and table["median L2 margin"].notna().all()
-    assert (table.filter(like="fooling rate") <= 1).all().all()
+    table = pd.read_csv(tmp_path / "tables" / "geometry-results.csv")
+    assert set(table["model"]) == {"standard", "L∞ 0.1"}
+    margins = table[table["measurement"] == "median L2 margin"].set_index("model")["value"]
+    assert margins.notna().all() and margins["L∞ 0.1"] > margins["standard"]
+    rates = table[table["measurement"].str.contains("fooling rate")]["value"]
+    assert ((rates >= 0) & (rates <= 1)).all()
     settings = json.loads((tmp_path / "settings" / "geometry.json").read_text())
-    assert settings["n_margin"] == 16 and "seconds" in settings
-    assert "median L2 margin" in capsys.readouterr().out
+    assert settings["settings"]["n_margin"] == 16 and "seconds" in settings
+    assert len(result.table) == len(table)
     assert torch.is_grad_enabled()

@@ -100,6 +100,8 @@ class Application:
     demo_data: str = "fashion-mnist"
     demo_settings: Mapping[str, Any] = field(default_factory=dict)
     quick_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: the tiniest settings that still exercise every measurement (the contract test runs them on a ResNet-18)
+    tiny_settings: Mapping[str, Any] = field(default_factory=dict)
 
     def demo(self, section, options) -> Result:
         """``compare`` on the zoo's demo models with demo-sized settings, added to ``section``."""

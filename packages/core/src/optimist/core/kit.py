@@ -18,7 +18,7 @@ from optimist.core.attacks.checks import check_images, check_labels
 
 __all__ = [
     "check_images", "check_labels", "display_name", "evaluating", "model_device", "paired_interval", "predict",
-    "preserved", "resolve_device", "t_interval",
+    "preserved", "resolve_device", "seeded", "t_interval",
 ]
 
 
@@ -162,3 +162,16 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device {device!r} asked for, but MPS is not available here; use --device cpu")
     return dev
+
+
+@contextlib.contextmanager
+def seeded(seed: int, devices: Sequence[torch.device] = ()) -> Iterator[torch.Generator]:
+    """Run with torch's global RNG seeded by ``seed`` and give it back to the caller untouched afterwards.
+
+    Libraries that draw from the global RNG (random starts, dropout) become reproducible from ``seed`` while the
+    caller's own random stream continues as if nothing had run. Yields a CPU ``torch.Generator`` seeded alike.
+    """
+    cuda = [d.index or 0 for d in map(torch.device, devices) if d.type == "cuda"]
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        yield torch.Generator().manual_seed(seed)

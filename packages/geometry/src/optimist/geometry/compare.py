@@ -1,0 +1,172 @@
+"""``compare``: decision-boundary geometry of several models on the same images, in the application contract."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from optimist.core.application import Result, check_compatible, resolve_data, resolve_models, run_settings
+from optimist.core.attacks import Threat, as_threat
+from optimist.core.kit import predict, preserved, resolve_device, seeded, t_interval
+from optimist.core.settings import Settings, SettingsError, setting
+from optimist.geometry.curvature import input_hessian_eigenvalue, local_linearity_gap
+from optimist.geometry.figures import plot_curvature, plot_frequency_margins, plot_margin_histograms, plot_universal
+from optimist.geometry.margins import margin_distribution
+from optimist.geometry.subspace_margins import subspace_margins
+from optimist.geometry.universal import universal_perturbation
+
+
+@dataclass(frozen=True)
+class GeometrySettings(Settings):
+    """What ``optimist.geometry.compare`` measures and on how many images."""
+
+    n: int = setting(1200, "test images drawn (seeded); each measurement uses the first of them", minimum=2)
+    n_margin: int = setting(100, "images for DeepFool margins (L2 and L-inf)", minimum=1)
+    n_subspace: int = setting(40, "images for margins inside DCT blocks", minimum=1)
+    block: int = setting(8, "DCT block size for subspace margins", minimum=1)
+    stride: int = setting(4, "step between DCT blocks along the diagonal", minimum=1)
+    n_curvature: int = setting(100, "images for the input-Hessian eigenvalue and the linearity gap", minimum=1)
+    power_iters: int = setting(20, "power-iteration steps (Hessian-vector products)", minimum=1)
+    gap_threat: str = setting("linf:0.1", "ball of the local-linearity gap, NORM:EPS")
+    gap_steps: int = setting(10, "PGD steps maximising the linearity gap", minimum=1)
+    n_universal: int = setting(200, "images the universal perturbation is fitted on (at most n/2)", minimum=1)
+    universal_threat: str = setting("linf:0.1", "budget of the universal perturbation, NORM:EPS")
+    universal_passes: int = setting(4, "passes over the fitting images", minimum=1)
+    universal_batch: int = setting(20, "images per universal-perturbation update", minimum=1)
+    universal_candidates: int = setting(5, "DeepFool candidate classes in the universal fit", minimum=1)
+    num_candidates: int = setting(10, "DeepFool candidate classes for margins", minimum=1)
+    bootstrap: int = setting(1000, "bootstrap resamples for the intervals of medians", minimum=100)
+
+    def validate(self) -> None:
+        for key in ("gap_threat", "universal_threat"):
+            try:
+                as_threat(getattr(self, key))
+            except ValueError as e:
+                raise SettingsError(f"setting {key!r}: {e}") from e
+
+
+def _median_ci(values: np.ndarray, rng: np.random.Generator, resamples: int) -> tuple[float, float, float]:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return math.nan, math.nan, math.nan
+    if len(v) < 2:
+        return float(np.median(v)), math.nan, math.nan
+    boots = np.median(rng.choice(v, size=(resamples, len(v)), replace=True), axis=1)
+    return float(np.median(v)), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
+
+
+def _random_fooled(model: nn.Module, x: torch.Tensor, threat: Threat, gen: torch.Generator) -> torch.Tensor:
+    """Which images one random point on the ball's boundary fools: the baseline a universal perturbation must beat."""
+    v = torch.randn(x[:1].shape, generator=gen).to(x)
+    v = threat.eps * (v.sign() if threat.norm == "linf" else v / v.norm())
+    return predict(model, (x + v).clamp(0, 1)) != predict(model, x)
+
+
+def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, device=None, progress: bool = True,
+            seed: int = 0, **settings) -> Result:
+    """Margins, frequency margins, curvature and universal perturbations of each model on the same test images.
+
+    Returns a :class:`~optimist.core.application.Result`: medians with bootstrap intervals, rates with Student-t
+    intervals over images, per-image margins and curvatures, and four figures.
+    """
+    s = GeometrySettings.from_mapping(settings)
+    device = resolve_device(device)
+    named = resolve_models(models)
+    ds = resolve_data(data)
+    check_compatible(named, ds)
+    rng = np.random.default_rng(seed)
+    perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[: s.n]
+    x_all, y_all = ds.images[perm].to(device), ds.targets[perm].to(device)
+    n = len(perm)
+    n_fit = max(1, min(s.n_universal, n // 2))
+    fit, heldout = x_all[:n_fit], x_all[n_fit:]
+    x_m, y_m = x_all[: s.n_margin], y_all[: s.n_margin]
+    x_sub, x_curv = x_all[: s.n_subspace], x_all[: s.n_curvature]
+    uthreat = as_threat(s.universal_threat)
+    rows, per_example, timings = [], [], {}
+    margins, freq, curv, uaps = {}, {}, {}, {}
+
+    def add(label, measurement, values, *, median=False):
+        v, lo, hi = _median_ci(values, rng, s.bootstrap) if median else t_interval(values)
+        count = int(np.isfinite(np.asarray(values, dtype=float)).sum())
+        rows.append({"model": label, "measurement": measurement, "value": v, "low": lo, "high": hi, "n": count,
+                     "statistic": "median" if median else "mean"})
+
+    with preserved(named.values()), seeded(seed, [device]) as gen:
+        for label, model in named.items():
+            model.to(device).eval()
+            t0 = time.perf_counter()
+            correct = (predict(model, x_m) == y_m).float().cpu().numpy()
+            margins[label] = margin_distribution(model, x_m, ("l2", "linf"), num_candidates=s.num_candidates,
+                                                 progress=progress)
+            t1 = time.perf_counter()
+            freq[label] = subspace_margins(model, x_sub, block=s.block, stride=s.stride,
+                                           num_candidates=s.num_candidates, progress=progress)
+            t2 = time.perf_counter()
+            curv[label] = input_hessian_eigenvalue(model, x_curv, None, iters=s.power_iters, seed=seed).eigenvalue
+            gap = local_linearity_gap(model, x_curv, None, s.gap_threat, steps=s.gap_steps)
+            t3 = time.perf_counter()
+            uaps[label] = universal_perturbation(model, fit, uthreat, max_passes=s.universal_passes,
+                                                 batch_size=s.universal_batch, num_candidates=s.universal_candidates,
+                                                 seed=seed, progress=progress)
+            t4 = time.perf_counter()
+            timings[label] = {"margins": t1 - t0, "frequency": t2 - t1, "curvature": t3 - t2, "universal": t4 - t3}
+
+            l2, li = margins[label]["l2"], margins[label]["linf"]
+            add(label, "clean accuracy", correct)
+            add(label, "median L2 margin", l2.margin.cpu().numpy(), median=True)
+            add(label, "median Linf margin", li.margin.cpu().numpy(), median=True)
+            add(label, "rho L2 (mean margin / ||x||)", l2.relative.cpu().numpy())
+            fm = freq[label].margin.cpu().numpy()
+            add(label, "median L2 margin, lowest DCT block", fm[:, 0], median=True)
+            add(label, "median L2 margin, highest DCT block", fm[:, -1], median=True)
+            add(label, "median lambda_max (loss Hessian)", curv[label].cpu().numpy(), median=True)
+            add(label, f"median linearity gap ({s.gap_threat})", gap.cpu().numpy(), median=True)
+            if len(heldout):
+                v = uaps[label].perturbation
+                fooled = (predict(model, (heldout + v.to(heldout)).clamp(0, 1)) != predict(model, heldout))
+                add(label, f"universal fooling rate ({s.universal_threat}, held-out)", fooled.float().cpu().numpy())
+                add(label, f"random-noise fooling rate ({s.universal_threat})",
+                    _random_fooled(model, heldout, uthreat, gen).float().cpu().numpy())
+            for i in range(len(x_m)):
+                per_example.append({"model": label, "image": int(perm[i]), "correct": bool(correct[i]),
+                                    "l2_margin": float(l2.margin[i]), "linf_margin": float(li.margin[i]),
+                                    "lambda_max": float(curv[label][i]) if i < len(x_curv) else math.nan,
+                                    "linearity_gap": float(gap[i]) if i < len(x_curv) else math.nan})
+        figures = {
+            "margin-histograms": plot_margin_histograms(margins),
+            "frequency-margins": plot_frequency_margins(freq),
+            "curvature": plot_curvature(curv),
+        }
+        if len(heldout):
+            figures["universal"] = plot_universal(uaps, named, heldout, list(ds.info.class_names))
+    captions = {
+        "margin-histograms": "DeepFool margins relative to the image norm (rho); dashed lines are medians. Look "
+                             "for the robust model's distribution sitting further right.",
+        "frequency-margins": f"Median L2 margin inside {s.block}x{s.block} DCT blocks along the diagonal, low "
+                             "frequencies on the left ('Hold me tight!'): a standard model is close to its boundary "
+                             "in the high frequencies, a robust one is not.",
+        "curvature": "Largest eigenvalue of the input Hessian of the loss per image: robust models are flatter.",
+        "universal": "One perturbation per model added to held-out images (prediction before -> after, red when "
+                     "fooled): the robust model's perturbation looks like a garment and fools few images.",
+    }
+    table = pd.DataFrame(rows)
+    text = (f"Decision-boundary geometry of {len(named)} model(s) on {n} images of {ds.info.name}: DeepFool margins "
+            f"on {len(x_m)}, DCT-block margins on {len(x_sub)}, curvature on {len(x_curv)}; the universal "
+            f"perturbation is fitted on {n_fit} images and measured on the other {len(heldout)}. Medians carry "
+            f"bootstrap 95% intervals ({s.bootstrap} resamples), rates Student-t intervals over images.")
+    record = run_settings("geometry", s, models, data, seed=seed, device=device)
+    record["seconds"] = {k: {i: round(t, 2) for i, t in v.items()} for k, v in timings.items()}
+    return Result("geometry", table, pd.DataFrame(per_example), figures, {k: captions[k] for k in figures},
+                  record, text)
+
+
+__all__ = ["GeometrySettings", "compare"]
