@@ -39,7 +39,7 @@ class ShiftsSettings(Settings):
     band_images: int = setting(500, "images used to measure each corruption's frequency band", minimum=1)
     band_severity: int = setting(3, "severity at which the bands are measured", minimum=1, maximum=5)
     heatmap_n: int = setting(200, "test images for the Fourier heat maps (0: no heat maps)", minimum=0)
-    heatmap_eps: float = setting(2.0, "L2 norm of the Fourier basis perturbation", minimum=0.0)
+    heatmap_eps: float = setting(6.0, "L2 norm of the Fourier basis perturbation", minimum=0.0)
     heatmap_stride: int = setting(1, "evaluate every k-th frequency in each direction", minimum=1)
     bootstrap: int = setting(200, "paired bootstrap resamples over images for CE / mCE intervals", minimum=10)
     example: int = setting(0, "index of the image shown in the examples figure", minimum=0)

@@ -75,10 +75,16 @@ def plot_heatmaps(heat: dict, labels, base):
         panels.append((f"{m} − {base}", d, "RdBu_r", (-lim, lim)))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.1 * len(panels), 3.1), squeeze=False)
     any_m = heat[labels[0]]
-    us, vs = any_m["u"], any_m["v"]
-    extent = (vs[0] - 0.5, vs[-1] + 0.5, us[-1] + 0.5, us[0] - 0.5)
+    us, vs = np.asarray(any_m["u"]), np.asarray(any_m["v"])
+    # a strided map: show the evaluated sub-grid, each cell as wide as the stride
+    done = ~np.isnan(any_m["error"])
+    rows, cols = done.any(1), done.any(0)
+    su, sv = us[rows], vs[cols]
+    du = su[1] - su[0] if len(su) > 1 else 1
+    dv = sv[1] - sv[0] if len(sv) > 1 else 1
+    extent = (sv[0] - dv / 2, sv[-1] + dv / 2, su[-1] + du / 2, su[0] - du / 2)
     for ax, (title, arr, cmap, (lo, hi)) in zip(axes[0], panels):
-        im = ax.imshow(np.ma.masked_invalid(arr), cmap=cmap, vmin=lo, vmax=hi, extent=extent)
+        im = ax.imshow(np.ma.masked_invalid(arr[rows][:, cols]), cmap=cmap, vmin=lo, vmax=hi, extent=extent)
         ax.set_title(title, fontsize=8)
         ax.set_xlabel("column frequency v", fontsize=7)
         ax.set_ylabel("row frequency u", fontsize=7)
