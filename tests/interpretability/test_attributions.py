@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from optimist.core.models import build_model
-from optimist.interpretability import METHODS, attribute, explanation_function, predicted_class, random_attribution
+from optimist.interpretability import METHODS, attribute, explanation_function
+from optimist.interpretability.attributions import predicted_class, random_attribution
 
 from .helpers import images
 

@@ -1,4 +1,4 @@
-"""compare(): the table, the random baseline, the figures; and the robust-versus-standard claim."""
+"""score_maps(): the table, the random baseline, the figures; and the robust-versus-standard claim."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from optimist.core.models import build_model  # noqa: E402
-from optimist.interpretability import METRICS, RANDOM, compare, gradient_alignment  # noqa: E402
+from optimist.interpretability import METRICS, RANDOM, gradient_alignment, score_maps  # noqa: E402
 
 TINY = dict(n=6, steps=4, infidelity_samples=2, sensitivity_n=3, sensitivity_samples=2, n_figure=2,
             method_options={"integrated-gradients": {"n_steps": 4}, "smoothgrad": {"nt_samples": 2}}, progress=False)
@@ -29,7 +29,7 @@ def data():
 
 
 def test_compare_table_and_figures(two_models, data):
-    cmp = compare(two_models, data, ["gradient", "smoothgrad"], **TINY)
+    cmp = score_maps(two_models, data, ["gradient", "smoothgrad"], **TINY)
     t = cmp.table
     assert set(t["model"]) == {"a", "b"} and set(t["method"]) == {"gradient", "smoothgrad", RANDOM}
     assert set(t["metric"]) == set(METRICS)
@@ -49,7 +49,7 @@ def test_compare_table_and_figures(two_models, data):
 
 
 def test_compare_label_target_and_random_is_shared(two_models, data):
-    cmp = compare(two_models, data, ["gradient"], metrics=["alignment", "gini"], target="label", **TINY)
+    cmp = score_maps(two_models, data, ["gradient"], metrics=["alignment", "gini"], target="label", **TINY)
     pe = cmp.per_example
     ra = pe[(pe["method"] == RANDOM) & (pe["metric"] == "gini")]
     # the same noise map for every model: the model-free metrics agree exactly
@@ -58,13 +58,13 @@ def test_compare_label_target_and_random_is_shared(two_models, data):
 
 def test_compare_bad_input(two_models, data):
     with pytest.raises(ValueError, match="integrated-gradients"):
-        compare(two_models, data, ["occlusion"], **TINY)
+        score_maps(two_models, data, ["occlusion"], **TINY)
     with pytest.raises(ValueError, match="unknown metric"):
-        compare(two_models, data, metrics=["roar"], **TINY)
+        score_maps(two_models, data, metrics=["roar"], **TINY)
     with pytest.raises(ValueError, match="empty"):
-        compare({}, data, **TINY)
+        score_maps({}, data, **TINY)
     with pytest.raises(ValueError, match="needs labels"):
-        compare(two_models, data[0], target="label", **TINY)
+        score_maps(two_models, data[0], target="label", **TINY)
 
 
 def test_robust_gradients_are_more_aligned(small_pair, fmnist_test):

@@ -15,12 +15,12 @@ from optimist.interpretability import (
     gradient_alignment,
     insertion_auc,
     max_sensitivity,
-    perturbation_curve,
-    random_attribution,
     relative_infidelity,
 )
-from optimist.interpretability.metrics import pixel_ranking
-from optimist.interpretability.stats import mean_ci, paired_differences
+from optimist.core.kit import t_interval as mean_ci
+from optimist.interpretability.attributions import random_attribution
+from optimist.interpretability.metrics import perturbation_curve, pixel_ranking
+from optimist.interpretability.stats import paired_differences
 
 from .helpers import binary_linear, images
 

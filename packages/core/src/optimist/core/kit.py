@@ -18,20 +18,22 @@ from optimist.core.attacks.checks import check_images, check_labels
 
 __all__ = [
     "check_images", "check_labels", "display_name", "evaluating", "model_device", "paired_interval", "predict",
-    "preserved", "resolve_device", "seeded", "t_interval",
+    "preserved", "resolve_device", "seeded", "t_interval", "training_threat",
 ]
 
 
 @contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+def evaluating(models: nn.Module | Iterable[nn.Module]) -> Iterator[nn.Module | list[nn.Module]]:
     """Eval mode for the duration (batch-norm statistics and dropout must not move), then the caller's mode.
 
-    The mode of every submodule is restored, not just the top-level flag.
+    Takes one model or several; the mode of every submodule is restored, not just the top-level flag.
     """
-    modes = [(m, m.training) for m in model.modules()]
-    model.eval()
+    group = [models] if isinstance(models, nn.Module) else list(models)
+    modes = [(m, m.training) for model in group for m in model.modules()]
+    for model in group:
+        model.eval()
     try:
-        yield model
+        yield models
     finally:
         for m, was in modes:
             m.training = was
@@ -119,6 +121,21 @@ def paired_interval(a: Sequence[float], b: Sequence[float], *,
 
 
 _NORM_LABEL = {"linf": "L∞", "l2": "L2"}
+
+
+def training_threat(model: nn.Module) -> tuple[str | None, float] | None:
+    """``(norm, eps)`` the model was adversarially trained with, ``(None, 0.0)`` if trained normally, from its card;
+    ``None`` when the model carries no training record (e.g. a wrapped or imported model)."""
+    card = getattr(model, "card", None) or {}
+    training = card.get("training")
+    if not isinstance(training, dict):
+        return None
+    if training.get("method") == "standard" or not training.get("threat"):
+        return None, 0.0
+    from optimist.core.attacks import as_threat
+
+    t = as_threat(training["threat"])
+    return t.norm, float(t.eps)
 
 
 def display_name(name: str) -> str:

@@ -15,7 +15,9 @@ import torch
 from captum.attr import GuidedBackprop, InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
+
 from optimist.core.attacks import frozen
+from optimist.core.kit import predict
 
 #: Method name -> what it computes (all through captum).
 METHODS: dict[str, str] = {
@@ -53,8 +55,8 @@ def _check_inputs(model: nn.Module, x: torch.Tensor) -> None:
 
 @torch.no_grad()
 def predicted_class(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """The model's argmax class for each image."""
-    return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    """The model's argmax class for each image (core's :func:`optimist.core.kit.predict`, eval mode)."""
+    return predict(model, x, batch_size=batch_size)
 
 
 def resolve_target(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | None) -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Compare saliency across models: every (model, method) pair scored on the same images by every metric.
 
-``compare({"standard": m0, "robust L∞ 0.1": m1}, test_data)`` explains each model's own prediction
+``score_maps({"standard": m0, "robust L∞ 0.1": m1}, test_data)`` explains each model's own prediction
 (or the true label) with each method plus a random-attribution baseline, scores every map, and returns a
 :class:`Comparison` holding per-image scores, a summary table (mean and 95% interval over images),
 paired model-versus-reference differences and the maps of a few images for figures.
@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from optimist.core.kit import t_interval
 from optimist.interpretability.attributions import (
     METHODS,
     RANDOM,
@@ -55,7 +56,7 @@ DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)
 
 @dataclass
 class Comparison:
-    """Everything :func:`compare` measured."""
+    """Everything :func:`score_maps` measured."""
 
     per_example: pd.DataFrame          # model, method, metric, image, value
     table: pd.DataFrame                # model, method, metric, mean, ci_low, ci_high, n
@@ -66,6 +67,7 @@ class Comparison:
     accuracy: dict[str, float]                 # model -> accuracy on the compared images (when labels exist)
     class_names: Sequence[str] | None = None
     settings: dict = field(default_factory=dict)
+    accuracy_interval: dict[str, tuple[float, float, int]] = field(default_factory=dict)  # model -> (low, high, n)
 
     @property
     def models(self) -> list[str]:
@@ -130,7 +132,7 @@ def _figure_indices(labels: torch.Tensor | None, n: int, k: int) -> torch.Tensor
     return torch.tensor((firsts + rest)[:k], dtype=torch.long)
 
 
-def compare(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFAULT_METHODS,
+def score_maps(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFAULT_METHODS,
             metrics: Sequence[str] = tuple(METRICS), *, n: int = 128, target: str = "predicted",
             random_baseline: bool = True, steps: int = 20, deletion_baseline="black", insertion_baseline="blur",
             order: str = "abs", infidelity_sigma: float = 0.1, infidelity_samples: int = 8,
@@ -172,13 +174,16 @@ def compare(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFA
     maps: dict[tuple[str, str], torch.Tensor] = {}
     predictions: dict[str, torch.Tensor] = {}
     accuracy: dict[str, float] = {}
+    accuracy_interval: dict[str, tuple[float, float, int]] = {}
     bar = tqdm(total=len(models) * len(all_methods), desc="saliency metrics", disable=not progress)
     for name, model in models.items():
-        model.eval()
         pred = predicted_class(model, x)
         predictions[name] = pred[fig_idx]
         if y is not None:
-            accuracy[name] = float((pred == y).float().mean())
+            correct = (pred == y).double().cpu().numpy()
+            accuracy[name] = float(correct.mean())
+            _, lo, hi = t_interval(correct)
+            accuracy_interval[name] = (lo, hi, len(correct))
         t = pred if target == "predicted" else y
         change = None
         if "infidelity" in metrics:
@@ -203,7 +208,6 @@ def compare(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFA
                 scores["infidelity"] = relative_infidelity(model, x, a, t, infidelity_sigma, infidelity_samples, seed,
                                                            change=change)
             if "sensitivity" in metrics and k_sens > 0:
-                torch.manual_seed(seed)
                 explain = explanation_function(model, method, **options)
                 scores["sensitivity"] = max_sensitivity(explain, x[:k_sens], t[:k_sens], sensitivity_radius,
                                                         sensitivity_samples)
@@ -226,4 +230,4 @@ def compare(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFA
     maps = {k: v.cpu() for k, v in maps.items()}
     predictions = {k: v.cpu() for k, v in predictions.items()}
     return Comparison(per_example, table, x[fig_idx].cpu(), None if y is None else y[fig_idx].cpu(), maps,
-                      predictions, accuracy, class_names, settings)
+                      predictions, accuracy, class_names, settings, accuracy_interval)

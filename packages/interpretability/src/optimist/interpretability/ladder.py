@@ -1,29 +1,12 @@
-"""Zoo models along an epsilon ladder, with display names and their training epsilon."""
+"""Zoo models along an epsilon ladder (the ready-made model sets to compare)."""
 
 from __future__ import annotations
 
 from optimist.core import zoo
-from optimist.core.attacks import Threat
-from optimist.interpretability.figures import NORM_LABEL
 
 #: The default ladder: the cheap, commonly cached part of the zoo's L∞ ladder.
 DEFAULT_LADDER = ("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.05",
                   "fashion-mnist/small-cnn/linf-0.1")
-
-
-def training_epsilon(name: str) -> tuple[str | None, float]:
-    """``(norm, eps)`` a zoo model was adversarially trained with; ``(None, 0.0)`` for standard training."""
-    threat = zoo.recipe(name).config.threat
-    if threat is None:
-        return None, 0.0
-    t = Threat.parse(threat) if isinstance(threat, str) else threat
-    return t.norm, float(t.eps)
-
-
-def display_name(name: str) -> str:
-    """"standard" or e.g. "L∞ 0.1" for a zoo model name."""
-    norm, eps = training_epsilon(name)
-    return "standard" if norm is None else f"{NORM_LABEL.get(norm, norm)} {eps:g}"
 
 
 def ladder_names(which: str = "default") -> list[str]:

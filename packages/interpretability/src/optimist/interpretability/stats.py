@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
-from scipy import stats
 
-
-def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high): the mean and its Student-t interval (NaN values dropped)."""
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    if len(v) == 0:
-        return math.nan, math.nan, math.nan
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-    return m, m - half, m + half
+from optimist.core.kit import t_interval
 
 
 def summarise(per_example: pd.DataFrame, by=("model", "method", "metric")) -> pd.DataFrame:
     """Long table of mean, ci_low, ci_high and n per group of the per-example ``value`` column."""
     rows = []
     for key, g in per_example.groupby(list(by), sort=False):
-        m, lo, hi = mean_ci(g["value"].to_numpy())
+        m, lo, hi = t_interval(g["value"].to_numpy())
         rows.append({**dict(zip(by, key)), "mean": m, "ci_low": lo, "ci_high": hi, "n": int(g["value"].notna().sum())})
     return pd.DataFrame(rows)
 
@@ -47,7 +32,7 @@ def paired_differences(per_example: pd.DataFrame, reference: str) -> pd.DataFram
         other = per_example[per_example["model"] == name].set_index(["method", "metric", "image"])["value"]
         diff = (other - ref.reindex(other.index)).dropna()
         for (method, metric), g in diff.groupby(level=["method", "metric"], sort=False):
-            m, lo, hi = mean_ci(g.to_numpy())
+            m, lo, hi = t_interval(g.to_numpy())
             rows.append({"model": name, "reference": reference, "method": method, "metric": metric,
                          "difference": m, "ci_low": lo, "ci_high": hi, "n": len(g)})
     return pd.DataFrame(rows)

@@ -1,0 +1,113 @@
+"""``compare``: saliency of several models on the same images, in the application contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import pandas as pd
+from torch import nn
+
+from optimist.core.application import Result, check_compatible, resolve_data, resolve_models, run_settings
+from optimist.core.kit import evaluating, preserved, resolve_device, seeded, training_threat
+from optimist.core.settings import Settings, SettingsError, setting
+from optimist.interpretability.attributions import METHODS
+from optimist.interpretability.compare import DIRECTION, METRICS, Comparison, score_maps
+
+_FIVE = ("gradient", "input-x-gradient", "integrated-gradients", "smoothgrad", "guided-backprop")
+
+
+@dataclass(frozen=True)
+class InterpretabilitySettings(Settings):
+    """What ``optimist.interpretability.compare`` scores, and how."""
+
+    n: int = setting(96, "test images scored (the first n)", minimum=1)
+    methods: tuple[str, ...] = setting(_FIVE, "captum attribution methods", choices=tuple(METHODS))
+    metrics: tuple[str, ...] = setting(tuple(METRICS), "saliency metrics", choices=tuple(METRICS))
+    target: str = setting("predicted", "class each map explains", choices=("predicted", "label"))
+    random_baseline: bool = setting(True, "add Gaussian-noise maps: what a map without signal scores")
+    steps: int = setting(20, "deletion/insertion steps", minimum=2)
+    infidelity_samples: int = setting(8, "Gaussian perturbations per image for infidelity", minimum=1)
+    infidelity_sigma: float = setting(0.1, "std of the infidelity perturbations", minimum=0.0)
+    sensitivity_n: int = setting(12, "images for max-sensitivity (the slowest metric)", minimum=0)
+    sensitivity_samples: int = setting(3, "perturbations per image for max-sensitivity", minimum=1)
+    sensitivity_radius: float = setting(0.02, "L-inf radius of the max-sensitivity ball", minimum=0.0)
+    ig_steps: int = setting(16, "integrated-gradients steps", minimum=2)
+    smoothgrad_samples: int = setting(8, "SmoothGrad noise samples", minimum=1)
+    n_figure: int = setting(6, "images shown in the saliency grids", minimum=1)
+    batch_size: int = setting(256, "images per forward/backward batch", minimum=1)
+
+    def validate(self) -> None:
+        if not self.methods:
+            raise SettingsError("setting 'methods' needs at least one method")
+        if not self.metrics:
+            raise SettingsError("setting 'metrics' needs at least one metric")
+
+
+def _table(cmp: Comparison, models: list[str], reference: str) -> pd.DataFrame:
+    t = cmp.table
+    rows = pd.DataFrame({"model": t["model"], "measurement": t["metric"] + " (" + t["method"] + ")",
+                         "value": t["mean"], "low": t["ci_low"], "high": t["ci_high"], "n": t["n"],
+                         "method": t["method"], "metric": t["metric"]})
+    acc = pd.DataFrame([{"model": m, "measurement": "accuracy on the scored images", "value": cmp.accuracy[m],
+                         "low": lo, "high": hi, "n": n, "method": "", "metric": "accuracy"}
+                        for m, (lo, hi, n) in ((m, cmp.accuracy_interval[m]) for m in models)])
+    return pd.concat([acc, rows], ignore_index=True)
+
+
+def _differences(cmp: Comparison, reference: str) -> pd.DataFrame:
+    d = cmp.differences(reference)
+    d["better"] = [("better" if DIRECTION[m] * lo > 0 and DIRECTION[m] * hi > 0 else
+                    "worse" if DIRECTION[m] * lo < 0 and DIRECTION[m] * hi < 0 else "no clear difference")
+                   if DIRECTION[m] else "-" for m, lo, hi in zip(d["metric"], d["ci_low"], d["ci_high"])]
+    return d
+
+
+def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, device=None, progress: bool = True,
+            seed: int = 0, **settings) -> Result:
+    """Explain each model's prediction on the same images with captum methods and score every map.
+
+    The first model is the reference of the paired differences (per-image, model minus reference, 95% interval).
+    """
+    s = InterpretabilitySettings.from_mapping(settings)
+    device = resolve_device(device)
+    named = resolve_models(models)
+    ds = resolve_data(data)
+    check_compatible(named, ds)
+    labels = list(named)
+    reference = labels[0]
+    x, y = ds.images[: s.n], ds.targets[: s.n]
+    options = {"integrated-gradients": {"n_steps": s.ig_steps}, "smoothgrad": {"nt_samples": s.smoothgrad_samples}}
+    with preserved(named.values()), seeded(seed, [device]):
+        for m in named.values():
+            m.to(device)
+        with evaluating(named.values()):
+            cmp = score_maps(named, (x, y), list(s.methods), list(s.metrics), n=s.n, target=s.target,
+                             random_baseline=s.random_baseline, steps=s.steps,
+                             infidelity_sigma=s.infidelity_sigma, infidelity_samples=s.infidelity_samples,
+                             sensitivity_n=s.sensitivity_n, sensitivity_samples=s.sensitivity_samples,
+                             sensitivity_radius=s.sensitivity_radius, method_options=options, n_figure=s.n_figure,
+                             batch_size=s.batch_size, seed=seed, device=device, progress=progress)
+    cmp.class_names = ds.info.class_names
+    figures = {"gradients": cmp.grid_figure(methods=[s.methods[0]], images_as_columns=True),
+               "all-methods": cmp.grid_figure(models=[reference, labels[-1]])}
+    captions = {
+        "gradients": f"{s.methods[0]} maps of each model's {s.target} class on the same images (red raises the "
+                     "logit, blue lowers it): look for maps that outline the garment for the robust models and "
+                     "speckle for the standard one.",
+        "all-methods": f"Every method for {reference} and {labels[-1]}, with random maps for scale.",
+    }
+    epsilons = {m: training_threat(named[m]) for m in labels}
+    if len(labels) > 1 and all(e is not None for e in epsilons.values()):
+        figures["metric-vs-epsilon"] = cmp.epsilon_figure(epsilons)
+        captions["metric-vs-epsilon"] = ("Each metric's mean and 95% interval against the models' training "
+                                         "epsilon; dashed grey: random maps. Look for monotone trends.")
+    diffs = _differences(cmp, reference) if len(labels) > 1 else pd.DataFrame()
+    text = (f"Saliency of {len(labels)} model(s) on the same {len(x)} images of {ds.info.name}, each explaining "
+            f"its {s.target} class with {len(s.methods)} captum method(s)"
+            f"{' and random maps' if s.random_baseline else ''}. Claim (Tsipras et al. 2019; Etmann et al. "
+            "2019): robust models' gradients are perceptually aligned with the image.")
+    extra = {f"Paired differences from {reference}": diffs.set_index(["model", "method", "metric"])} \
+        if len(diffs) else {}
+    return Result("interpretability", _table(cmp, labels, reference), cmp.per_example, figures, captions,
+                  run_settings("interpretability", s, models, data, seed=seed, device=device), text, extra)
