@@ -19,6 +19,8 @@ APPLICATION = Application(
     demo_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.1"),
     demo_settings={"n": 1000, "heatmap_n": 200, "heatmap_stride": 2},
     quick_settings={"n": 48, "heatmap_n": 16, "heatmap_stride": 7, "bootstrap": 20, "band_images": 48},
+    tiny_settings={"n": 8, "corruptions": ["gaussian_noise", "contrast", "fog"], "severities": [1, 5],
+                   "heatmap_n": 4, "heatmap_stride": 8, "bootstrap": 10, "band_images": 8, "cache": False},
 )
 
 __all__ = [

@@ -247,9 +247,13 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
                 v, lo, hi = t_interval(per)
                 add(m, "heat-map error", v, lo, hi, len(per), band=b, frequencies=len(keys))
                 hm_rows.append({"model": m, "band": b, "error": v, "low": lo, "high": hi, "frequencies": len(keys)})
-            add(m, "heat-map clean error", hm["clean_error"], math.nan, math.nan, min(s.heatmap_n, n))
+            v, lo, hi = t_interval(1 - hm["clean_correct"].astype(float))
+            add(m, "heat-map clean error", v, lo, hi, len(hm["clean_correct"]))
 
     table = pd.DataFrame(rows)
+    undefined = table["value"].isna()
+    dropped = sorted(set(table.loc[undefined, "measurement"]))
+    table = table[~undefined].reset_index(drop=True)  # e.g. relative CE when the baseline lost no accuracy
     per_example = []
     for m in labels:
         per_example.append(pd.DataFrame({"model": m, "corruption": "clean", "severity": 0, "image": np.arange(n),
@@ -289,6 +293,9 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
         extra["Heat-map error by band"] = pd.DataFrame(hm_rows).round(4)
 
     text = _summary(table, labels, base, names, band_of_c, heat)
+    if dropped:
+        text += (f" Undefined and left out for some corruptions: {', '.join(dropped)} (the baseline's error under "
+                 "the corruption equals its clean error, so the ratio has no denominator).")
     return Result(application="shifts", table=table, per_example=per_example, figures=figs, captions=captions,
                   settings=run_settings("shifts", s, models_in, data_in, seed=seed, device=device), text=text,
                   extra_tables=extra)

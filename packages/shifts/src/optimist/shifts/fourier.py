@@ -155,5 +155,6 @@ def fourier_heatmap(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
             if key in correct and not (u % stride or v % stride):
                 err[i, j] = 1 - correct[key].mean()
                 full[(int(u), int(v))] = correct[key]
-    return {"error": err, "correct": full, "clean_error": float(1 - clean.float().mean()), "u": us, "v": vs,
+    return {"error": err, "correct": full, "clean_error": float(1 - clean.float().mean()),
+            "clean_correct": clean.cpu().numpy().astype(bool), "u": us, "v": vs,
             "eps": float(eps)}
