@@ -30,33 +30,71 @@ def test_more_steps_and_restarts_never_help_the_model(small_pair, fmnist_test):
 def test_each_cascade_stage_only_removes_survivors(small_pair, fmnist_test):
     m = small_pair["robust"]
     data = subset(fmnist_test, 200, seed=4)
-    ce = robust_accuracy(m, data, "linf:0.1", steps=10, losses=("ce",), progress=False)
-    both = robust_accuracy(m, data, "linf:0.1", steps=10, progress=False)
-    targeted = robust_accuracy(m, data, "linf:0.1", steps=10, targets=2, progress=False)
+    ce = robust_accuracy(m, data, "linf:0.1", steps=10, targets=0, square_queries=0, progress=False)
+    both = robust_accuracy(m, data, "linf:0.1", steps=10, targets=0, square_queries=0, losses=("ce", "margin"),
+                           progress=False)
+    full = robust_accuracy(m, data, "linf:0.1", steps=10, losses=("ce", "margin"), progress=False)
     # same seed, same first stage: later stages can only break more points
     assert not (both.robust_correct & ~ce.robust_correct).any()
-    assert not (targeted.robust_correct & ~both.robust_correct).any()
-    assert targeted.robust_accuracy <= both.robust_accuracy <= ce.robust_accuracy
-    assert both.settings["losses"] == ["ce", "margin"] and targeted.settings["targets"] == 2
+    assert not (full.robust_correct & ~both.robust_correct).any()
+    assert full.robust_accuracy <= both.robust_accuracy <= ce.robust_accuracy
+    assert both.settings["losses"] == ["ce", "margin"] and full.settings["targets"] == 3
+    # the stage record: each stage attacks exactly what the one before left standing
+    names = [s["stage"] for s in full.stages]
+    assert names == ["apgd-ce", "apgd-margin", "apgd-dlr-targeted-1", "apgd-dlr-targeted-2",
+                     "apgd-dlr-targeted-3", "square"]
+    attacked = full.stages[0]["attacked"]
+    assert attacked == int(full.clean_correct.sum())
+    for a, b in zip(full.stages, full.stages[1:]):
+        assert b["attacked"] == a["attacked"] - a["broke"]
+    assert int(full.robust_correct.sum()) == attacked - sum(s["broke"] for s in full.stages)
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         robust_accuracy(m, data, "linf:0.1", losses=("ce", "hinge"), progress=False)
     with pytest.raises(ValueError, match="at least one stage"):
-        robust_accuracy(m, data, "linf:0.1", losses=(), progress=False)
+        robust_accuracy(m, data, "linf:0.1", losses=(), targets=0, square_queries=0, progress=False)
+    with pytest.raises(ValueError, match="target_loss"):
+        robust_accuracy(m, data, "linf:0.1", target_loss="ce", progress=False)
+    with pytest.raises(ValueError, match="targeted loss"):
+        robust_accuracy(m, data, "linf:0.1", losses=("dlr-targeted",), progress=False)
+
+
+def test_cascade_never_above_any_stage_alone(small_pair, fmnist_test):
+    m = small_pair["robust"]
+    data = subset(fmnist_test, 200, seed=5)
+    full = robust_accuracy(m, data, "linf:0.1", progress=False)
+    alone = {
+        "apgd-ce": robust_accuracy(m, data, "linf:0.1", targets=0, square_queries=0, progress=False),
+        "apgd-dlr-targeted x3": robust_accuracy(m, data, "linf:0.1", losses=(), square_queries=0, progress=False),
+        "square": robust_accuracy(m, data, "linf:0.1", losses=(), targets=0, progress=False),
+        "fgsm": robust_accuracy(m, data, "linf:0.1", attack="fgsm", progress=False),
+    }
+    for name, res in alone.items():
+        assert full.robust_accuracy <= res.robust_accuracy, (name, full.robust_accuracy, res.robust_accuracy)
+    # gradient stages are far stronger than 100 random-search queries on a model with honest gradients
+    assert alone["apgd-ce"].robust_accuracy < alone["square"].robust_accuracy
+    # the APGD schedule is at least as strong as fixed-step PGD with the same budget
+    fixed = robust_accuracy(m, data, "linf:0.1", targets=0, square_queries=0, schedule="fixed", progress=False)
+    assert alone["apgd-ce"].robust_accuracy <= fixed.robust_accuracy + 0.01
+
+
+def test_global_rng_and_mode_untouched(small_pair, fmnist_test):
+    m = small_pair["robust"]
+    data = subset(fmnist_test, 40, seed=6)
+    m.train()
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    a = robust_accuracy(m, data, "linf:0.1", steps=5, progress=False)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert m.training
+    m.eval()
+    b = robust_accuracy(m, data, "linf:0.1", steps=5, progress=False)
+    assert torch.equal(a.robust_correct, b.robust_correct)  # seeded: the same numbers every time
+    assert not m.training
 
 
 def test_unknown_attack(small_pair, fmnist_test):
     with pytest.raises(ValueError, match="unknown attack"):
         robust_accuracy(small_pair["robust"], subset(fmnist_test, 10), "linf:0.1", attack="cw")
-
-
-def test_autoattack_option(small_pair, fmnist_test):
-    pytest.importorskip("torchattacks")
-    m = small_pair["robust"]
-    data = subset(fmnist_test, 24, seed=0)
-    aa = robust_accuracy(m, data, "linf:0.1", attack="autoattack", progress=False)
-    pgd = robust_accuracy(m, data, "linf:0.1", steps=20, progress=False)
-    assert aa.robust_accuracy <= pgd.robust_accuracy + 1 / 24
-    assert aa.settings["version"] == "standard"
 
 
 def test_sanity_report_passes_for_a_real_model(small_pair, fmnist_test):
@@ -84,4 +122,15 @@ def test_sanity_report_flags_masked_gradients(small_pair, fmnist_test):
     with pytest.warns(GradientMaskingWarning, match="GRADIENT MASKING SUSPECTED"):
         rep = gradient_masking_report(masked, subset(fmnist_test, 100), "linf:0.1", n=100, steps=5)
     failed = {c.name for c in rep.checks if not c.passed}
-    assert "unbounded attack reaches ~0%" in failed
+    # the gradient-free stage breaks what PGD cannot, and the report says so
+    assert "gradient attacks leave nothing to random search" in failed
+
+
+def test_gradient_free_stage_breaks_masked_gradients(small_pair, fmnist_test):
+    masked = _Masked(small_pair["standard"])
+    data = subset(fmnist_test, 100, seed=7)
+    grad_only = robust_accuracy(masked, data, "linf:0.1", square_queries=0, progress=False)
+    full = robust_accuracy(masked, data, "linf:0.1", progress=False)
+    sq = full.stages[-1]
+    assert sq["stage"] == "square" and sq["broke"] > 0.1 * sq["attacked"]
+    assert full.robust_accuracy < grad_only.robust_accuracy - 0.1

@@ -1,8 +1,18 @@
-"""Robust accuracy, evaluated as a cascade: only points still classified correctly are attacked further."""
+"""Robust accuracy, evaluated as a cascade: only points still classified correctly are attacked further.
+
+The default cascade (``attack="pgd"``) runs, on the points each stage leaves standing: APGD-schedule PGD on
+cross-entropy, targeted-DLR APGD toward the likeliest wrong classes, then a gradient-free Square-style random
+search, which still works when gradients are masked. ``attack="autoattack"`` runs the official AutoAttack
+(``pyautoattack``, Croce & Hein) for reference. Every result records how many points each stage broke.
+
+Under an initialised ``torch.distributed`` process group the batches are shared out across the ranks and the
+outcomes gathered; each batch is seeded by its index, so N processes give exactly the one-process numbers.
+"""
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -13,15 +23,30 @@ from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, fgsm, pgd
 from optimist.core.attacks.checks import check_images, check_labels
-from optimist.core.attacks.objectives import label_loss
+from optimist.core.attacks.objectives import PAIR_LOSSES, label_loss
+from optimist.core.attacks.pgd import SCHEDULES
+from optimist.core.attacks.square import square
 from optimist.core.data.loaders import make_loader
 
 ATTACKS = ("pgd", "fgsm", "autoattack")
+AUTOATTACK_VERSIONS = ("standard", "plus", "rand", "custom")
+AUTOATTACK_ATTACKS = ("apgd-ce", "apgd-dlr", "apgd-t", "fab", "fab-t", "square")
+
+# The default cascade (see benchmarks/eval_vs_autoattack.py for how it compares with AutoAttack).
+DEFAULT_STEPS = 20
+DEFAULT_LOSSES = ("ce",)
+DEFAULT_TARGETS = 3
+DEFAULT_TARGET_LOSS = "dlr-targeted"
+DEFAULT_SQUARE_QUERIES = 100
 
 
 @dataclass
 class EvalResult:
-    """Clean and robust accuracy, with per-example outcomes (True = still correct)."""
+    """Clean and robust accuracy, with per-example outcomes (True = still correct) and per-stage counts.
+
+    ``stages`` lists, in order, each stage of the evaluation (cascade stage or AutoAttack attack) with the
+    number of points it ``attacked`` (those left standing by the stages before) and ``broke``.
+    """
 
     clean_accuracy: float
     robust_accuracy: float
@@ -31,6 +56,7 @@ class EvalResult:
     attack: str
     settings: dict = field(default_factory=dict)
     seconds: float = 0.0
+    stages: list[dict] = field(default_factory=list)
 
     @property
     def n(self) -> int:
@@ -41,38 +67,134 @@ class EvalResult:
         return {
             "attack": self.attack, "threat": self.threat, "n": self.n,
             "clean_accuracy": round(self.clean_accuracy, 4), "robust_accuracy": round(self.robust_accuracy, 4),
-            "seconds": round(self.seconds, 1), **self.settings,
+            "seconds": round(self.seconds, 1), **self.settings, "stages": [dict(s) for s in self.stages],
         }
 
 
-def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, seed: int, version: str):
+class _Stages:
+    """Running (attacked, broke) counts per stage name, in first-seen order."""
+
+    def __init__(self):
+        self.counts: dict[str, list[int]] = {}
+
+    def add(self, name: str, attacked: int, broke: int) -> None:
+        c = self.counts.setdefault(name, [0, 0])
+        c[0] += attacked
+        c[1] += broke
+
+    def merge(self, other: dict[str, list[int]]) -> None:
+        for name, (a, b) in other.items():
+            self.add(name, a, b)
+
+    def records(self) -> list[dict]:
+        return [{"stage": k, "attacked": a, "broke": b} for k, (a, b) in self.counts.items()]
+
+
+def check_autoattack_options(version: str, attacks: Sequence[str] | None) -> None:
+    """Clear errors for an AutoAttack version or attack list the official code would reject."""
+    if version not in AUTOATTACK_VERSIONS:
+        raise ValueError(f"unknown AutoAttack version {version!r}; choose one of {', '.join(AUTOATTACK_VERSIONS)}")
+    if attacks is not None:
+        bad = [a for a in attacks if a not in AUTOATTACK_ATTACKS]
+        if bad:
+            raise ValueError(f"unknown AutoAttack attack(s) {bad}; choose from {', '.join(AUTOATTACK_ATTACKS)}")
+        if version != "custom":
+            raise ValueError(f"autoattack_attacks picks a custom subset: pass autoattack_version='custom' "
+                             f"(the {version!r} version fixes its own attacks)")
+        if not attacks:
+            raise ValueError("autoattack_attacks is empty; name at least one, e.g. ['apgd-ce', 'square']")
+    elif version == "custom":
+        raise ValueError("autoattack_version='custom' needs autoattack_attacks, e.g. ['apgd-ce', 'apgd-t']")
+
+
+def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, seed: int, version: str,
+                attacks: Sequence[str] | None, stages: _Stages) -> torch.Tensor:
+    """The official AutoAttack (``pyautoattack``) on (x, y); per-attack counts go into ``stages``."""
     try:
-        import torchattacks
+        from pyautoattack import AutoAttack
     except ImportError as e:
-        raise ImportError(
-            "attack='autoattack' needs torchattacks: pip install 'optimist-core[eval]' (or pip install torchattacks)"
-        ) from e
+        raise ImportError("attack='autoattack' runs the official AutoAttack: pip install 'optimist-core[eval]' "
+                          "(or pip install pyautoattack)") from e
     norm = {"linf": "Linf", "l2": "L2"}[threat.norm]
-    n_classes = getattr(model, "num_classes", None) or int(model(x[:1]).shape[1])
-    attack = torchattacks.AutoAttack(model, norm=norm, eps=threat.eps, version=version, n_classes=n_classes, seed=seed)
-    return attack(x, y)
+    aa = AutoAttack(model, norm=norm, eps=threat.eps, version=version, seed=seed, device=x.device,
+                    attacks=list(attacks) if version == "custom" else None)
+    aa.verbose = False
+    names = {"apgd": lambda: "apgd-" + aa.apgd.loss, "apgd_targeted": lambda: "apgd-t",
+             "fab": lambda: "fab-t" if aa.fab.targeted else "fab", "square": lambda: "square"}
+    for attr, name_of in names.items():  # count what each attack breaks (AutoAttack only logs it)
+        obj = getattr(aa, attr)
+        obj.perturb = _counting(obj.perturb, name_of, model, stages)
+    x_adv, _ = aa.run_standard_evaluation(x, y, batch_size=len(x))
+    return x_adv
 
 
-def _pgd_cascade(model, x, y, clean_logits, threat, steps, step_size, restarts, losses, targets) -> torch.Tensor:
-    """Which of (x, y) survive every stage: untargeted PGD per loss, then targeted margin PGD per class."""
-    alive = torch.ones(len(y), dtype=torch.bool, device=y.device)
-    others = clean_logits.scatter(1, y[:, None], float("-inf")).argsort(1, descending=True)
-    stages = [(loss, None) for loss in losses] + [("margin", k) for k in range(min(targets, others.shape[1] - 1))]
-    for loss, k in stages:
-        idx = alive.nonzero().flatten()
-        if idx.numel() == 0:
-            break
-        goal = y[idx] if k is None else others[idx, k]
-        xa = pgd(model, x[idx], goal, threat, steps=steps, step_size=step_size, restarts=restarts,
-                 early_stop=True, loss=loss, targeted=k is not None)
+def _counting(perturb, name_of, model, stages: _Stages):
+    def run(x, y, *args, **kwargs):
+        adv = perturb(x, y, *args, **kwargs)
         with torch.no_grad():
-            alive[idx] = model(xa).argmax(1) == y[idx]
-    return alive
+            stages.add(name_of(), len(y), int((model(adv).argmax(1) != y).sum()))
+        return adv
+    return run
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """The stages of the default evaluation; see :func:`robust_accuracy`."""
+
+    steps: int = DEFAULT_STEPS
+    restarts: int = 1
+    step_size: float | None = None
+    losses: tuple[str, ...] = DEFAULT_LOSSES
+    targets: int = DEFAULT_TARGETS
+    target_loss: str = DEFAULT_TARGET_LOSS
+    schedule: str = "apgd"
+    square_queries: int = DEFAULT_SQUARE_QUERIES
+
+    def check(self) -> None:
+        for name in self.losses:
+            label_loss(name)
+            if name in PAIR_LOSSES:
+                raise ValueError(f"{name!r} is a targeted loss: use it as target_loss with targets >= 1")
+        if self.target_loss not in PAIR_LOSSES:
+            raise ValueError(f"target_loss must be one of {', '.join(PAIR_LOSSES)}, got {self.target_loss!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.targets < 0 or self.square_queries < 0:
+            raise ValueError(f"targets and square_queries must be >= 0, got {self.targets}, {self.square_queries}")
+        if not self.losses and self.targets == 0 and self.square_queries == 0:
+            raise ValueError(f"the cascade needs at least one stage: losses={self.losses}, targets={self.targets}, "
+                             f"square_queries={self.square_queries} (pass losses=('ce',), targets >= 1 or "
+                             "square_queries >= 1)")
+
+    def settings(self) -> dict:
+        return {"steps": self.steps, "restarts": self.restarts, "schedule": self.schedule,
+                "losses": list(self.losses), "targets": self.targets, "target_loss": self.target_loss,
+                "square_queries": self.square_queries}
+
+    def run(self, model, x, y, clean_logits, threat: Threat, stages: _Stages) -> torch.Tensor:
+        """Which of (x, y) survive every stage; each stage attacks only the survivors of the last."""
+        alive = torch.ones(len(y), dtype=torch.bool, device=y.device)
+        others = clean_logits.scatter(1, y[:, None], float("-inf")).argsort(1, descending=True)
+        n_targets = min(self.targets, others.shape[1] - 1)
+        plan = [(f"{self.schedule}-{loss}", loss, None) for loss in self.losses]
+        plan += [(f"{self.schedule}-{self.target_loss}-{k + 1}", self.target_loss, k) for k in range(n_targets)]
+        if self.square_queries:
+            plan.append(("square", None, None))
+        for name, loss, k in plan:
+            idx = alive.nonzero().flatten()
+            if idx.numel() == 0:
+                stages.add(name, 0, 0)
+                continue
+            if loss is None:
+                xa = square(model, x[idx], y[idx], threat, queries=self.square_queries)
+            else:
+                xa = pgd(model, x[idx], y[idx], threat, steps=self.steps, step_size=self.step_size,
+                         restarts=self.restarts, early_stop=True, loss=loss, schedule=self.schedule,
+                         target=None if k is None else others[idx, k])
+            with torch.no_grad():
+                alive[idx] = model(xa).argmax(1) == y[idx]
+            stages.add(name, idx.numel(), int(idx.numel() - alive[idx].sum()))
+        return alive
 
 
 def _check_model_output(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -83,12 +205,36 @@ def _check_model_output(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> t
     return logits
 
 
+def _world() -> tuple[int, int]:
+    """(rank, world size) of an initialised process group, else (0, 1)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _gather(local: list, stages: _Stages, seconds: float, world: int):
+    """Every rank's (batch, clean, robust) rows in batch order, summed stage counts and the slowest time."""
+    if world == 1:
+        return local, stages, seconds
+    import torch.distributed as dist
+
+    parts: list = [None] * world
+    dist.all_gather_object(parts, (local, stages.counts, seconds))
+    rows = sorted((r for p in parts for r in p[0]), key=lambda r: r[0])
+    total = _Stages()
+    for p in parts:
+        total.merge(p[1])
+    return rows, total, max(p[2] for p in parts)
+
+
 def robust_accuracy(
     model: nn.Module,
     data: Dataset | Iterable,
     threat: Threat | str,
     attack: str = "pgd",
-    steps: int = 20,
+    steps: int = DEFAULT_STEPS,
     restarts: int = 1,
     step_size: float | None = None,
     n: int | None = None,
@@ -97,71 +243,106 @@ def robust_accuracy(
     seed: int = 0,
     autoattack_version: str = "standard",
     progress: bool = True,
-    losses: Sequence[str] = ("ce", "margin"),
-    targets: int = 0,
+    losses: Sequence[str] = DEFAULT_LOSSES,
+    targets: int = DEFAULT_TARGETS,
+    *,
+    target_loss: str = DEFAULT_TARGET_LOSS,
+    schedule: str = "apgd",
+    square_queries: int = DEFAULT_SQUARE_QUERIES,
+    autoattack_attacks: Sequence[str] | None = None,
+    shard: bool = True,
 ) -> EvalResult:
     """Clean and robust accuracy of ``model`` on ``data`` (a dataset or an iterable of (x, y) batches).
 
-    ``attack`` is ``"pgd"``, ``"fgsm"`` or ``"autoattack"`` (the standard AutoAttack ensemble through
-    torchattacks; install ``optimist-core[eval]``). ``"pgd"`` is a cascade: PGD with each loss in ``losses``
-    in turn (``steps``, ``restarts``, early stop per example), then targeted margin PGD toward each of the
-    ``targets`` most likely wrong classes; every stage attacks only the points that survived the previous
-    ones, so the extra stages cost little on a weak model and add strength on a robust one. Points the
-    model already gets wrong are not attacked. ``n`` limits the evaluation to the first ``n`` examples.
-    The model is evaluated in eval mode and returned to the mode it was in.
-    """
-    import time
+    ``attack="pgd"`` (the default) is a cascade; every stage attacks only the points the previous ones left
+    standing and stops per example once it is broken, so the later stages cost little on a weak model and
+    add strength on a robust one. The stages: PGD with each loss in ``losses`` (untargeted: ``ce``,
+    ``margin``, ``dlr``), then PGD on ``target_loss`` (``dlr-targeted`` or ``margin-targeted``) toward each
+    of the ``targets`` likeliest wrong classes, all with ``steps`` steps, ``restarts`` and the step
+    ``schedule`` (``"apgd"``: momentum and step halving at checkpoints; ``"fixed"``: plain PGD); then the
+    gradient-free Square-style search with ``square_queries`` queries (0 turns it off).
 
+    ``attack="autoattack"`` runs the official AutoAttack (``pyautoattack``; install ``optimist-core[eval]``)
+    in ``autoattack_version`` ``standard``, ``plus``, ``rand`` or ``custom`` (then ``autoattack_attacks``
+    names the subset, e.g. ``["apgd-ce", "square"]``). ``"fgsm"`` is one signed-gradient step.
+
+    Points the model already gets wrong are not attacked; ``n`` limits the evaluation to the first ``n``
+    examples. ``result.stages`` counts what each stage broke. The model is evaluated in eval mode and
+    returned to its mode; the global random state is left untouched (each batch is seeded from ``seed`` and
+    its index). Under an initialised process group (``torchrun``) with ``shard=True``, each rank evaluates
+    every world-size-th batch and the outcomes are gathered on all ranks: the same numbers as one process.
+    """
     threat = as_threat(threat)
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; choose one of {', '.join(ATTACKS)}")
+    cascade = Cascade(steps, restarts, step_size, tuple(losses), targets, target_loss, schedule, square_queries)
     if attack == "pgd":
-        for name in losses:
-            label_loss(name)
-        if targets < 0 or (not losses and targets == 0):
-            raise ValueError(f"the PGD cascade needs at least one stage: losses={tuple(losses)}, targets={targets} "
-                             "(targets must be >= 0; pass losses=('ce', 'margin') or targets >= 1)")
+        cascade.check()
+    if attack == "autoattack":
+        check_autoattack_options(autoattack_version, autoattack_attacks)
+    if n is not None and n < 1:
+        raise ValueError(f"n must be a positive number of examples (or None for all), got {n}")
     if device is None:
         device = next(model.parameters()).device
+    rank, world = _world() if shard else (0, 1)
     was_training = model.training
     model.eval()
-    torch.manual_seed(seed)
-    clean_all, robust_all = [], []
+    stages = _Stages()
+    local: list[tuple[int, torch.Tensor, torch.Tensor]] = []
     seen = 0
     start = time.perf_counter()
     batches = make_loader(data, batch_size)
     total = math.ceil(min(n, len(data)) / batch_size) if n and hasattr(data, "__len__") else None
+    devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
     try:
-        for x, y in tqdm(batches, desc=f"{attack} {threat}", total=total, disable=not progress, leave=False):
-            if n is not None:
-                if seen >= n:
-                    break
-                x, y = x[: n - seen], y[: n - seen]
-            seen += len(y)
-            x, y = x.to(device), y.to(device)
-            logits = _check_model_output(model, x, y)
-            clean = logits.argmax(1) == y
-            robust = clean.clone()
-            idx = clean.nonzero().flatten()
-            if idx.numel() and threat.eps > 0:
-                xs, ys = x[idx], y[idx]
-                if attack == "pgd":
-                    robust[idx] = _pgd_cascade(model, xs, ys, logits[idx], threat, steps, step_size, restarts,
-                                               losses, targets)
-                else:
-                    xa = fgsm(model, xs, ys, threat) if attack == "fgsm" else \
-                        _autoattack(model, xs, ys, threat, seed, autoattack_version)
-                    with torch.no_grad():
-                        robust[idx] = model(xa).argmax(1) == ys
-            clean_all.append(clean.cpu())
-            robust_all.append(robust.cpu())
+        with torch.random.fork_rng(devices=devices):
+            for b, (x, y) in enumerate(tqdm(batches, desc=f"{attack} {threat}", total=total,
+                                            disable=not progress or rank != 0, leave=False)):
+                if n is not None:
+                    if seen >= n:
+                        break
+                    x, y = x[: n - seen], y[: n - seen]
+                seen += len(y)
+                if b % world != rank:
+                    continue
+                torch.manual_seed(seed * 1_000_003 + b)
+                x, y = x.to(device), y.to(device)
+                logits = _check_model_output(model, x, y)
+                clean = logits.argmax(1) == y
+                robust = clean.clone()
+                idx = clean.nonzero().flatten()
+                if idx.numel() and threat.eps > 0:
+                    xs, ys = x[idx], y[idx]
+                    if attack == "pgd":
+                        robust[idx] = cascade.run(model, xs, ys, logits[idx], threat, stages)
+                    else:
+                        if attack == "fgsm":
+                            xa = fgsm(model, xs, ys, threat)
+                        else:
+                            xa = _autoattack(model, xs, ys, threat, seed * 1_000_003 + b, autoattack_version,
+                                             autoattack_attacks, stages)
+                        with torch.no_grad():
+                            robust[idx] = model(xa).argmax(1) == ys
+                        if attack == "fgsm":
+                            stages.add("fgsm", idx.numel(), int(idx.numel() - robust[idx].sum()))
+                local.append((b, clean.cpu(), robust.cpu()))
     finally:
         model.train(was_training)
-    clean_t, robust_t = torch.cat(clean_all), torch.cat(robust_all)
-    settings = {"steps": steps, "restarts": restarts, "losses": list(losses), "targets": targets} \
-        if attack == "pgd" else {}
-    if attack == "autoattack":
-        settings = {"version": autoattack_version}
+    rows, stages, seconds = _gather(local, stages, time.perf_counter() - start, world)
+    if not rows:
+        raise ValueError("no examples to evaluate: the data is empty")
+    clean_t = torch.cat([r[1] for r in rows])
+    robust_t = torch.cat([r[2] for r in rows])
+    if attack == "pgd":
+        settings = cascade.settings()
+    elif attack == "autoattack":
+        settings = {"version": autoattack_version, "implementation": _autoattack_version()}
+        if autoattack_attacks:
+            settings["attacks"] = list(autoattack_attacks)
+    else:
+        settings = {}
+    if world > 1:
+        settings["world_size"] = world
     return EvalResult(
         clean_accuracy=clean_t.float().mean().item(),
         robust_accuracy=robust_t.float().mean().item(),
@@ -170,5 +351,15 @@ def robust_accuracy(
         threat=str(threat),
         attack=attack,
         settings=settings,
-        seconds=time.perf_counter() - start,
+        seconds=seconds,
+        stages=stages.records(),
     )
+
+
+def _autoattack_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"pyautoattack {version('pyautoattack')}"
+    except PackageNotFoundError:
+        return "pyautoattack"

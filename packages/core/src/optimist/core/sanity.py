@@ -1,8 +1,10 @@
 """Gradient-masking sanity checks (after Athalye et al. 2018 and Carlini et al. 2019's checklist).
 
 A robust accuracy is only believable if: it is below the clean accuracy; it falls as epsilon grows; an
-unbounded attack drives it to about zero; and PGD beats random noise of the same size. A failed check is
-reported loudly: the number is likely an overstatement caused by masked gradients, not robustness.
+unbounded attack drives it to about zero; PGD beats random noise of the same size; and the gradient-free
+stage of the evaluation finds (almost) nothing the gradient stages missed. When AutoAttack was run too, the
+default evaluation must also agree with it within a threshold. A failed check is reported loudly: the
+number is likely an overstatement caused by masked gradients, not robustness.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from torch import nn
 
 from optimist.core.attacks import Threat, as_threat
 from optimist.core.data.loaders import make_loader
-from optimist.core.evaluate import robust_accuracy
+from optimist.core.evaluate import EvalResult, robust_accuracy
 
 
 class GradientMaskingWarning(UserWarning):
@@ -70,8 +72,16 @@ def gradient_masking_report(
     tolerance: float = 0.01,
     warn: bool = True,
     progress: bool = False,
+    *,
+    autoattack: bool | EvalResult = False,
+    disagreement: float = 0.01,
 ) -> SanityReport:
-    """Run the four checks on the first ``n`` examples of ``data`` and warn on any failure."""
+    """Run the checks on the first ``n`` examples of ``data`` and warn on any failure.
+
+    ``autoattack=True`` also runs the official AutoAttack (standard version) on the same examples, or pass
+    an :class:`EvalResult` of AutoAttack on them; the report then fails when the default evaluation's robust
+    accuracy exceeds AutoAttack's by more than ``disagreement`` (a fraction, default 1 point).
+    """
     threat = as_threat(threat)
     xs, ys = [], []
     for x, y in make_loader(data, 256):
@@ -86,7 +96,7 @@ def gradient_masking_report(
     base = robust_accuracy(model, batch, threat, steps=steps, progress=progress)
     clean, robust = base.clean_accuracy, base.robust_accuracy
     report.checks.append(Check("robust <= clean", robust <= clean + 1e-9,
-                               f"clean {clean:.1%}, PGD-{steps} {robust:.1%}"))
+                               f"clean {clean:.1%}, default evaluation ({steps} steps) {robust:.1%}"))
 
     curve = {}
     for f in (0.25, 0.5, 1.0, 2.0):
@@ -103,6 +113,23 @@ def gradient_masking_report(
     unb = robust_accuracy(model, batch, big, steps=max(steps, 50), progress=progress).robust_accuracy
     report.checks.append(Check("unbounded attack reaches ~0%", unb <= 0.02,
                                f"PGD with {big}: {unb:.1%} (expected <= 2%)"))
+
+    stages = {st["stage"]: st for st in base.stages}
+    sq = stages.get("square", {"broke": 0, "attacked": 0})
+    report.checks.append(Check("gradient attacks leave nothing to random search", sq["broke"] <= tolerance * len(y),
+                               f"the gradient-free stage broke {sq['broke']} of the {sq['attacked']} points the "
+                               f"gradient stages left (allowed: {tolerance:.0%} of {len(y)})"))
+
+    if autoattack is not False:
+        aa = autoattack if isinstance(autoattack, EvalResult) else \
+            robust_accuracy(model, batch, threat, attack="autoattack", progress=progress)
+        if aa.attack != "autoattack" or aa.n != base.n or aa.threat != str(threat):
+            raise ValueError(f"autoattack= must be an AutoAttack result on the same {base.n} examples and threat "
+                             f"{threat}; got {aa.attack} on {aa.n} examples at {aa.threat}")
+        gap = robust - aa.robust_accuracy
+        report.checks.append(Check("agrees with AutoAttack", gap <= disagreement,
+                                   f"default {robust:.1%} vs AutoAttack {aa.robust_accuracy:.1%} "
+                                   f"({100 * gap:+.1f} points; allowed +{100 * disagreement:.1f})"))
 
     was = model.training
     model.eval()
