@@ -1,7 +1,7 @@
 # The two commands of the README, and a few more. `make demo` and `make test` set themselves up.
 VENV ?= .venv
 
-.PHONY: setup demo test test-slow lint bench
+.PHONY: setup demo test test-slow lint bench wheels
 setup:
 	bash scripts/setup.sh
 
@@ -19,3 +19,10 @@ lint: setup
 
 bench: setup
 	$(VENV)/bin/python benchmarks/run_all.py
+
+# The wheelhouse: a wheel and an sdist of every package and of the umbrella in dist/ (each wheel built from its
+# sdist), with the venv's pinned hatchling. Then: pip install --no-index --find-links dist optimist-shifts
+wheels: setup
+	rm -rf dist
+	for p in packages/*/ .; do $(VENV)/bin/python -m build -q --no-isolation --outdir dist $$p >/dev/null || exit 1; done
+	ls dist

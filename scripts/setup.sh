@@ -18,23 +18,22 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 
-# Every application package present in the tree. Each one depends on core by path, so pip would install
-# core as a plain copy; core is installed last in editable mode so that changes to it take effect.
-APPS=()
+# Every package in the tree, named in ONE pip call: the applications require `optimist-core` by name and
+# version range, and pip resolves that name to the editable packages/core given next to them.
+PKGS=(-e "packages/core[eval]")
 for p in packages/*/; do
   name=$(basename "$p")
   [ "$name" = core ] && continue
-  [ -f "$p/pyproject.toml" ] && APPS+=(-e "$p")
+  [ -f "$p/pyproject.toml" ] && PKGS+=(-e "$p")
 done
 
 STAMP="$VENV/.optimist-installed"
-HASH=$(cat constraints.txt packages/*/pyproject.toml | sha256sum | cut -c1-16)
+HASH=$( { cat constraints.txt packages/*/pyproject.toml scripts/setup.sh
+          grep '^__version__' packages/core/src/optimist/core/__init__.py; } | sha256sum | cut -c1-16)
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   echo "[setup] installing packages into $VENV (first time: a few minutes, torch is large)"
-  PIP=("$VENV/bin/python" -m pip install -q --disable-pip-version-check)
-  "${PIP[@]}" -c constraints.txt -e "packages/core[eval]" pytest ruff dill
-  [ ${#APPS[@]} -gt 0 ] && "${PIP[@]}" -c constraints.txt "${APPS[@]}"
-  "${PIP[@]}" --no-deps -e packages/core
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt \
+    "${PKGS[@]}" pytest ruff dill build hatchling
   echo "$HASH" > "$STAMP"
 fi
 echo "[setup] ready: $VENV"
