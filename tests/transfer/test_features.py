@@ -6,7 +6,8 @@ import torch
 
 from optimist.core.data import DatasetInfo, ImageTensorDataset
 from optimist.core.models import build_model
-from optimist.transfer import FeatureCache, default_cache, extract_features, model_fingerprint
+from optimist.transfer import FeatureCache, extract_features
+from optimist.transfer.features import default_cache, model_fingerprint
 from optimist.transfer.features import match_input
 
 

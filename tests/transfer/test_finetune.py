@@ -5,7 +5,8 @@ import torch
 
 from optimist.core.data import DatasetInfo, ImageTensorDataset
 from optimist.core.models import build_model
-from optimist.transfer import FinetuneConfig, finetune, finetune_accuracy, last_block
+from optimist.transfer import FinetuneConfig, finetune, finetune_accuracy
+from optimist.transfer.finetune import last_block
 from optimist.transfer.finetune import accuracy, prepare
 
 

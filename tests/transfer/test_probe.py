@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from optimist.transfer import DEFAULT_CS, chosen_C, fit_probe, probe_accuracy
+from optimist.transfer import fit_probe, probe_accuracy
+from optimist.transfer.probe import DEFAULT_CS, chosen_C
 from optimist.transfer.probe import DEFAULT_C
 
 

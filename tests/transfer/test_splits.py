@@ -5,15 +5,9 @@ import pytest
 
 from optimist.core import zoo
 from optimist.core.data.datasets import FASHION_MNIST_CLASSES
-from optimist.transfer import (
-    SOURCE_CLASSES,
-    TARGET_CLASSES,
-    check_disjoint,
-    fashion_split,
-    k_shot_indices,
-    load_target,
-    parse_shots,
-)
+from optimist.transfer import fashion_split, k_shot_indices, load_target
+from optimist.transfer.protocols import parse_shots
+from optimist.transfer.splits import SOURCE_CLASSES, TARGET_CLASSES, check_disjoint
 from optimist.transfer.sources import DEFAULT_SOURCES, L2_SOURCES
 
 

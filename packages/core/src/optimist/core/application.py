@@ -100,8 +100,12 @@ class Application:
     demo_data: str = "fashion-mnist"
     demo_settings: Mapping[str, Any] = field(default_factory=dict)
     quick_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: the models of a quick (smoke) run; default: ``demo_models``
+    quick_models: tuple[str, ...] | None = None
     #: the tiniest settings that still exercise every measurement (the contract test runs them on a ResNet-18)
     tiny_settings: Mapping[str, Any] = field(default_factory=dict)
+    #: False where the data's labels are not the models' classes (transfer: a target task of its own)
+    labels_are_model_classes: bool = True
 
     def demo(self, section, options) -> Result:
         """``compare`` on the zoo's demo models with demo-sized settings, added to ``section``."""
@@ -110,11 +114,11 @@ class Application:
 
         settings = {**self.demo_settings, **(self.quick_settings if options.quick else {}), **options.extra}
         self.settings.from_mapping(settings)  # fail before training anything
-        models = {display_name(n): zoo.get(n, root=options.zoo_root, progress=not options.quick)
-                  for n in self.demo_models}
+        names = (self.quick_models or self.demo_models) if options.quick else self.demo_models
+        models = {display_name(n): zoo.get(n, root=options.zoo_root, progress=not options.quick) for n in names}
         result = self.compare(models, self.demo_data, device=options.device, progress=not options.quick,
                               seed=options.seed, **settings)
-        result.settings.setdefault("models", {k: f"zoo:{n}" for k, n in zip(models, self.demo_models)})
+        result.settings["models"] = {k: f"zoo:{n}" for k, n in zip(models, names)}
         result.to_section(section)
         return result
 
@@ -159,8 +163,9 @@ def _expected_input(model: nn.Module) -> tuple[int | None, int | None]:
     return getattr(model, "in_channels", None), getattr(model, "image_size", None)
 
 
-def check_compatible(models: Mapping[str, nn.Module], data) -> None:
-    """Every model accepts the data: channels and size (from the model, or a probe forward) and labels."""
+def check_compatible(models: Mapping[str, nn.Module], data, *, labels: bool = True) -> None:
+    """Every model accepts the data: channels and size (from the model, or a probe forward) and, unless
+    ``labels=False`` (a transfer target has classes of its own), labels within the model's classes."""
     from optimist.core.kit import check_images, evaluating, model_device
 
     x, y = data.images, data.targets
@@ -184,7 +189,7 @@ def check_compatible(models: Mapping[str, nn.Module], data) -> None:
                 raise DataMismatchError(f"model {label!r} cannot take images of shape {tuple(x.shape[1:])}: "
                                         f"{str(e).splitlines()[0]}") from e
         k = logits.shape[1]
-        if int(y.max()) >= k or int(y.min()) < 0:
+        if labels and int(y.max()) >= k or int(y.min()) < 0:
             raise DataMismatchError(f"the data has labels in [{int(y.min())}, {int(y.max())}] but model {label!r} "
                                     f"has {k} classes")
 

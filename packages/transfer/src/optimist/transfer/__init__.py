@@ -1,42 +1,22 @@
 """optimist.transfer: do adversarially robust features transfer better?
 
-Fixed-feature transfer (cached penultimate features, a cross-validated logistic-regression probe), full and
-last-block fine-tuning with one budget for every source, and few-shot sampling, run over standard and robust
-zoo models on held-out targets, reported as one tidy DataFrame with tables and plots.
+:func:`compare` is the application: the models' penultimate features on a target task (a cross-validated
+logistic-regression probe, few-shot draws shared by every model, optionally full or last-block fine-tuning),
+one :class:`~optimist.core.application.Result` with paired gains over the first model (its demo and
+``optimist transfer --model L=SPEC ... --data SPEC`` are that same call). :func:`run_transfer` is the
+lower-level loop over sources, targets, protocols, shots and seeds, returning one tidy DataFrame.
 """
 
-from optimist.transfer.features import (
-    FeatureCache,
-    compute_features,
-    dataset_fingerprint,
-    default_cache,
-    extract_features,
-    model_fingerprint,
-)
-from optimist.transfer.finetune import MODES, FinetuneConfig, finetune, finetune_accuracy, last_block
-from optimist.transfer.probe import DEFAULT_CS, chosen_C, fit_probe, probe_accuracy
-from optimist.transfer.protocols import ALL, COLUMNS, DEFAULT_SHOTS, PROTOCOLS, parse_shots, run_transfer
-from optimist.transfer.results import (
-    accuracy_table,
-    gains,
-    load_results,
-    save_results,
-    source_table,
-    summarise,
-)
-from optimist.transfer.sources import (
-    DEFAULT_SOURCES,
-    L2_SOURCES,
-    PAIR_SOURCES,
-    Source,
-    load_sources,
-    source_from_model,
-)
+from optimist.core.application import Application
+from optimist.transfer._application import TransferSettings, compare
+from optimist.transfer.features import FeatureCache, compute_features, extract_features
+from optimist.transfer.finetune import FinetuneConfig, finetune, finetune_accuracy
+from optimist.transfer.probe import fit_probe, probe_accuracy
+from optimist.transfer.protocols import PROTOCOLS, run_transfer
+from optimist.transfer.results import accuracy_table, gains, load_results, save_results
+from optimist.transfer.sources import load_sources, source_from_model
 from optimist.transfer.splits import (
-    SOURCE_CLASSES,
-    TARGET_CLASSES,
     Target,
-    check_disjoint,
     dataset_target,
     digits_target,
     fashion_split,
@@ -45,12 +25,27 @@ from optimist.transfer.splits import (
     load_target,
 )
 
+_SOURCES = ("fashion-mnist-0to4/small-cnn/standard", "fashion-mnist-0to4/small-cnn/linf-0.05",
+            "fashion-mnist-0to4/small-cnn/linf-0.1")
+
+APPLICATION = Application(
+    name="transfer",
+    compare=compare,
+    settings=TransferSettings,
+    description="Transfer learning with robust features: linear probes on each model's penultimate features for "
+                "a target task, few-shot (the same labelled images for every model) and optionally fine-tuning, "
+                "with paired gains over the first model.",
+    demo_models=_SOURCES,
+    demo_settings={"classes": [5, 6, 7, 8, 9], "train_data": "fashion-mnist?split=train", "train_per_class": 1000},
+    quick_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.1"),
+    quick_settings={"n": 300, "train_per_class": 60, "shots": ["1", "5"], "seeds": 2},
+    tiny_settings={"n": 20, "shots": ["2", "all"], "seeds": 2, "test_fraction": 0.4, "folds": 2},
+    labels_are_model_classes=False,
+)
+
 __all__ = [
-    "ALL", "COLUMNS", "DEFAULT_CS", "DEFAULT_SHOTS", "DEFAULT_SOURCES", "FeatureCache", "FinetuneConfig",
-    "L2_SOURCES", "MODES", "PAIR_SOURCES", "PROTOCOLS", "SOURCE_CLASSES", "Source", "TARGET_CLASSES", "Target",
-    "accuracy_table", "check_disjoint", "chosen_C", "compute_features", "dataset_fingerprint", "dataset_target",
-    "default_cache", "digits_target", "extract_features", "fashion_split", "finetune", "finetune_accuracy",
-    "fit_probe", "folder_target", "gains", "k_shot_indices", "last_block", "load_results", "load_sources",
-    "load_target", "model_fingerprint", "parse_shots", "probe_accuracy", "run_transfer", "save_results",
-    "source_from_model", "source_table", "summarise",
+    "APPLICATION", "FeatureCache", "FinetuneConfig", "PROTOCOLS", "Target", "TransferSettings", "accuracy_table",
+    "compare", "compute_features", "dataset_target", "digits_target", "extract_features", "fashion_split",
+    "finetune", "finetune_accuracy", "fit_probe", "folder_target", "gains", "k_shot_indices", "load_results",
+    "load_sources", "load_target", "probe_accuracy", "run_transfer", "save_results", "source_from_model",
 ]

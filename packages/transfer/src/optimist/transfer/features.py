@@ -22,6 +22,8 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from optimist.core.kit import preserved
+from optimist.core.models import require_classifier
 from optimist.transfer.splits import labels_of
 
 
@@ -90,20 +92,16 @@ def _batches(dataset: Dataset, batch_size: int):
 def compute_features(model: nn.Module, dataset: Dataset, batch_size: int = 512, device: str | torch.device = "cpu",
                      progress: bool = False, desc: str = "features") -> tuple[np.ndarray, np.ndarray]:
     """``model.features`` on every image of ``dataset`` (no cache): (N, feature_dim) float32 and (N,) labels."""
-    if not hasattr(model, "features"):
-        raise ValueError(f"{type(model).__name__} has no .features(x); use an Optimist Classifier")
+    require_classifier(model, "compute_features")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    was_training = model.training
-    model.eval().to(device)
     feats, labels = [], []
-    try:
+    with preserved(model):  # eval mode and the device for the duration; the caller's model comes back as it was
+        model.eval().to(device)
         for x, y in tqdm(_batches(dataset, batch_size), desc=desc, disable=not progress, leave=False):
             x = match_input(torch.as_tensor(x).float(), model).to(device)
             feats.append(model.features(x).float().cpu())
             labels.append(torch.as_tensor(y).long())
-    finally:
-        model.train(was_training)
     if not feats:
         raise ValueError("the dataset is empty")
     return torch.cat(feats).numpy(), torch.cat(labels).numpy()

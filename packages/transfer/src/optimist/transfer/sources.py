@@ -73,8 +73,9 @@ def source_from_model(model: nn.Module, name: str | None = None) -> Source:
     """Describe a model as a source from its card (models without one count as standard, accuracy NaN)."""
     card = getattr(model, "card", None) or {}
     name = name or card.get("name") or type(model).__name__
-    if not hasattr(model, "features"):
-        raise ValueError(f"source {name!r} has no .features(x); transfer needs an Optimist Classifier")
+    from optimist.core.models import require_classifier
+
+    require_classifier(model, f"transfer (source {name!r})")
     norm, eps = _threat_of(card, name)
     evaluation = card.get("evaluation", {})
     clean = evaluation.get("clean_accuracy")

@@ -8,7 +8,7 @@
 =========================  ==========================================================================
 
 Options follow ``?``: ``size=N`` resizes (bilinear), ``mode=grey`` / ``mode=rgb`` converts channels, ``n=N``
-keeps the first N. Installed packages add kinds through the ``optimist.datasets`` entry-point group (a function
+keeps the first N, ``split=train`` / ``split=test`` picks the split (default: the caller's, usually test). Installed packages add kinds through the ``optimist.datasets`` entry-point group (a function
 ``load(arg, *, split, options) -> ImageTensorDataset``). An explicit root or path that holds no data is an
 error naming it; nothing falls back to another copy.
 """
@@ -29,7 +29,7 @@ from optimist.core.data.tensor_dataset import ImageTensorDataset
 
 GROUP = "optimist.datasets"
 BUILTIN = ("fashion-mnist", "mnist", "cifar10", "digits", "imagefolder", "tensors")
-_OPTIONS = ("size", "mode", "n")
+_OPTIONS = ("size", "mode", "n", "split")
 
 
 class DataSpecError(ValueError):
@@ -55,8 +55,13 @@ def _options(query: str) -> dict[str, Any]:
     for item in filter(None, query.split("&")):
         key, sep, value = item.partition("=")
         if not sep or key not in _OPTIONS:
-            raise DataSpecError(f"unknown data spec option {item!r}; valid options: size=N, mode=grey|rgb, n=N")
-        if key == "mode":
+            raise DataSpecError(f"unknown data spec option {item!r}; valid options: size=N, mode=grey|rgb, n=N, "
+                                "split=train|test")
+        if key == "split":
+            if value not in ("train", "test"):
+                raise DataSpecError(f"split must be train or test, got {value!r}")
+            out[key] = value
+        elif key == "mode":
             if value not in ("grey", "gray", "rgb"):
                 raise DataSpecError(f"mode must be grey or rgb, got {value!r}")
             out[key] = "grey" if value == "gray" else value
@@ -207,6 +212,7 @@ def resolve(data, *, split: str = "test") -> ImageTensorDataset:
                             f"{type(data).__name__}. {_usage()}")
     text, _, query = data.strip().partition("?")
     opts = _options(query)
+    split = opts.pop("split", split)
     kind, _, arg = text.partition(":")
     kind = kind.lower().replace("_", "-")
     if kind in ("fashion-mnist", "mnist", "cifar10", "digits"):
