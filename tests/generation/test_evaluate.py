@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from optimist.generation import Budget, Evaluator, RealReference, compare, quality, scale_l2_eps, translate
+from optimist.generation import Budget, Evaluator, judge, translate
+from optimist.generation.budgets import scale_l2_eps
+from optimist.generation.evaluate import RealReference, quality
 from optimist.generation.showcase import FMNIST_TRANSLATION
 
 
@@ -15,7 +17,7 @@ def test_evaluator_must_be_independent(small_pair, tiny_evaluator):
     with pytest.raises(ValueError, match="generating model"):
         judge.check_independent(small_pair["robust"])
     Evaluator(tiny_evaluator).check_independent(small_pair["robust"])
-    with pytest.raises(ValueError, match="Classifier"):
+    with pytest.raises(ValueError, match="not an Optimist classifier. Wrap it"):
         Evaluator(torch.nn.Linear(3, 3))
 
 
@@ -31,7 +33,7 @@ def test_real_images_score_like_the_evaluator(reference, tiny_evaluator, fmnist_
 
 
 def test_noised_accuracy_keeps_real_images_and_matches_plain_at_zero_noise(reference, fmnist_test):
-    from optimist.generation import noised_accuracy
+    from optimist.generation.evaluate import noised_accuracy
 
     judge = reference.evaluator
     x, y = fmnist_test.images[:200], fmnist_test.targets[:200]
@@ -51,7 +53,7 @@ def test_robust_translations_convince_the_independent_evaluator_more(small_pair,
     budget = Budget(scale_l2_eps(80), 0.3, 30)
     results = {name: translate(m, x, target, budget, source_classes=y, confidence=0.9)
                for name, m in small_pair.items()}
-    table = compare(results, reference).set_index("generator")
+    table = judge(results, reference).set_index("generator")
     acc = table["evaluator accuracy"]
     assert acc["robust"] > acc["standard"] + 0.1
     assert table.loc["robust", "noised accuracy"] > table.loc["standard", "noised accuracy"] + 0.1
@@ -65,9 +67,9 @@ def test_compare_needs_identical_seeds(small_pair, reference, inputs):
     a = translate(small_pair["standard"], x, y, budget)
     b = translate(small_pair["robust"], x.flip(0), y.flip(0), budget)
     with pytest.raises(ValueError, match="same task and seeds"):
-        compare({"a": a, "b": b}, reference)
+        judge({"a": a, "b": b}, reference)
     with pytest.raises(ValueError, match="empty"):
-        compare({}, reference)
+        judge({}, reference)
 
 
 def test_compare_reports_per_example_diagnostics(small_pair, reference, inputs):
@@ -76,6 +78,6 @@ def test_compare_reports_per_example_diagnostics(small_pair, reference, inputs):
     x, y = inputs
     mask = square_mask(len(x), 28, 10, generator=torch.Generator().manual_seed(0))
     results = {k: inpaint(m, x, y, mask, budget=Budget(1.5, 0.1, 5)) for k, m in small_pair.items()}
-    table = compare(results, reference).set_index("generator")
+    table = judge(results, reference).set_index("generator")
     assert table.loc["robust", "unmasked rms"] == pytest.approx(results["robust"].extras["unmasked_rms"].mean().item())
     assert table.loc["standard", "ssim"] < 1 and table.loc["seed (no PGD)", "mse"] > 0

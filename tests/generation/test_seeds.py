@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from optimist.generation import ClassGaussian, class_labels
+from optimist.generation import ClassGaussian
+from optimist.generation.seeds import class_labels
 
 
 def _toy_data(n=4000, seed=0):

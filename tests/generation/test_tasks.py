@@ -6,21 +6,21 @@ import torch
 from optimist.generation import (
     Budget,
     ClassGaussian,
-    Packed,
-    class_labels,
     downsample,
     generate,
     inpaint,
     invert,
-    scale_l2_eps,
     square_mask,
     super_resolve,
     top_units,
     translate,
-    unmasked_rms,
     visualise,
 )
+from optimist.generation.budgets import scale_l2_eps
+from optimist.generation.objectives import Packed
+from optimist.generation.seeds import class_labels
 from optimist.generation.showcase import FMNIST_TRANSLATION
+from optimist.generation.tasks import unmasked_rms
 
 FAST = {  # the default budgets with fewer steps, to keep the tests quick
     "generation": Budget(scale_l2_eps(40), 0.15, 25),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from optimist.core.kit import t_interval as mean_ci
 from optimist.interpretability import (
     alignment,
     attribute,
@@ -17,7 +18,6 @@ from optimist.interpretability import (
     max_sensitivity,
     relative_infidelity,
 )
-from optimist.core.kit import t_interval as mean_ci
 from optimist.interpretability.attributions import random_attribution
 from optimist.interpretability.metrics import perturbation_curve, pixel_ranking
 from optimist.interpretability.stats import paired_differences

@@ -135,7 +135,7 @@ def available_applications() -> dict[str, Application]:
 
 
 def resolve_models(models: Mapping[str, nn.Module | str]) -> dict[str, nn.Module]:
-    """``{label: model or model spec}`` -> ``{label: nn.Module}``; specs go through :func:`optimist.core.models.resolve`."""
+    """``{label: model or spec}`` -> ``{label: nn.Module}`` (specs through :func:`optimist.core.models.resolve`)."""
     from optimist.core.models import resolve
 
     if not isinstance(models, Mapping) or not models:

@@ -1,38 +1,23 @@
 """optimist.generation: image synthesis and manipulation with a single (robust) classifier.
 
 Six tasks, each a call into core's PGD engine with its own objective: class-conditional generation from
-per-class Gaussian seeds, inpainting, super-resolution, image-to-image translation, representation
-inversion and feature visualisation (Santurkar et al. 2019; Engstrom et al. 2019). Every task returns a
-:class:`TaskResult`. Quality is judged by an independent evaluator (:mod:`optimist.generation.evaluate`)
-with Fréchet distance, SSIM/MSE and diversity (:mod:`optimist.generation.metrics`). Diffusion guidance
-lives in the ``optimist.generation.diffusion`` subpackage (imported on its own).
+per-class Gaussian seeds, inpainting, super-resolution, image-to-image translation, representation inversion and
+feature visualisation (Santurkar et al. 2019; Engstrom et al. 2019); each returns a :class:`TaskResult`.
+:func:`compare` is the application: every task with several models from the same seeds, judged by an independent
+evaluator (accuracy, noised accuracy, Fréchet distance, MSE/SSIM, with intervals), one
+:class:`~optimist.core.application.Result` (its demo and ``optimist generation --model L=SPEC ...`` are that same
+call). Diffusion guidance lives in the ``optimist.generation.diffusion`` subpackage (imported on its own).
 """
 
-from optimist.generation.budgets import DEFAULTS, Budget, scale_l2_eps
-from optimist.generation.evaluate import (
-    Evaluator,
-    RealReference,
-    compare,
-    improvement_summary,
-    noised_accuracy,
-    quality,
-    real_floor,
-    train_evaluator,
-)
-from optimist.generation.metrics import PCAProjection, class_diversity, frechet_distance, mse, ssim
-from optimist.generation.objectives import (
-    Packed,
-    class_loss,
-    feature_distance,
-    inpainting_loss,
-    negative_unit,
-    targeted_loss,
-)
+from optimist.core.application import Application
+from optimist.generation._application import GenerationSettings, compare
+from optimist.generation.budgets import DEFAULTS, Budget
+from optimist.generation.evaluate import Evaluator, judge, train_evaluator
+from optimist.generation.metrics import frechet_distance, mse, ssim
 from optimist.generation.result import TaskResult
-from optimist.generation.seeds import ClassGaussian, class_labels
-from optimist.generation.showcase import ShowcaseConfig, ShowcaseResult, real_reference, run_showcase
+from optimist.generation.seeds import ClassGaussian
+from optimist.generation.showcase import ShowcaseConfig, run_showcase
 from optimist.generation.tasks import (
-    corrupt,
     downsample,
     generate,
     inpaint,
@@ -42,16 +27,28 @@ from optimist.generation.tasks import (
     super_resolve,
     top_units,
     translate,
-    unmasked_rms,
-    upsample,
     visualise,
 )
 
+APPLICATION = Application(
+    name="generation",
+    compare=compare,
+    settings=GenerationSettings,
+    description="Image synthesis with one classifier, robust versus standard: class generation, inpainting, "
+                "super-resolution, translation, inversion and feature visualisation from the same seeds, judged by "
+                "an independent evaluator.",
+    demo_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.05",
+                 "fashion-mnist/small-cnn/linf-0.1"),
+    quick_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.1"),
+    quick_settings={"per_class": 2, "n": 10, "n_units": 4, "steps_factor": 0.25, "evaluator": "mlp",
+                    "reference_size": 500, "bootstrap": 20},
+    tiny_settings={"per_class": 2, "n": 4, "n_units": 2, "steps_factor": 0.05, "evaluator": "mlp",
+                   "reference_size": 40, "bootstrap": 20},
+)
+
 __all__ = [
-    "Budget", "ClassGaussian", "DEFAULTS", "Evaluator", "PCAProjection", "Packed", "RealReference",
-    "ShowcaseConfig", "ShowcaseResult", "TaskResult", "class_diversity", "class_labels", "class_loss", "compare",
-    "corrupt", "downsample", "feature_distance", "frechet_distance", "generate", "improvement_summary", "inpaint",
-    "inpainting_loss", "invert", "mse", "negative_unit", "noise_seeds", "noised_accuracy", "quality", "real_floor",
-    "real_reference", "run_showcase", "scale_l2_eps", "square_mask", "ssim", "super_resolve", "targeted_loss",
-    "top_units", "train_evaluator", "translate", "unmasked_rms", "upsample", "visualise",
+    "APPLICATION", "Budget", "ClassGaussian", "DEFAULTS", "Evaluator", "GenerationSettings", "ShowcaseConfig",
+    "TaskResult", "compare", "downsample", "frechet_distance", "generate", "inpaint", "invert", "judge", "mse",
+    "noise_seeds", "run_showcase", "square_mask", "ssim", "super_resolve", "top_units", "train_evaluator",
+    "translate", "visualise",
 ]

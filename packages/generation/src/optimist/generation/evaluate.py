@@ -4,7 +4,7 @@ Per run: the evaluator's accuracy on the images (do they show their class to ano
 accuracy under mild Gaussian noise (does the class evidence survive it, as a garment's shape does, or is it a
 fragile pattern that merely transfers from one standard model to another?), the Fréchet
 distance in the evaluator's feature space to real test images of the same classes, the per-class diversity
-of those features, and, where a ground truth exists, its MSE and SSIM. :func:`compare` lays several
+of those features, and, where a ground truth exists, its MSE and SSIM. :func:`judge` lays several
 generator models run from the same seeds side by side, with the seeds themselves and real images as
 reference rows.
 """
@@ -18,9 +18,10 @@ import torch
 from torch import nn
 
 from optimist.core.attacks.checks import check_images
+from optimist.core.kit import evaluating, model_device
+from optimist.core.models import require_classifier
 from optimist.generation.metrics import PCAProjection, class_diversity, frechet_distance, mse, ssim
 from optimist.generation.result import TaskResult
-from optimist.generation.tasks.engine import evaluating, model_device
 
 PCA_DIM = 16
 REFERENCE_PER_IMAGE = 10
@@ -32,8 +33,7 @@ class Evaluator:
     """A classifier used only to judge images: predictions and penultimate features, computed in batches."""
 
     def __init__(self, model: nn.Module, name: str = "evaluator"):
-        if not hasattr(model, "features") or not hasattr(model, "head"):
-            raise ValueError("the evaluator must be an Optimist Classifier (features(x) and head)")
+        require_classifier(model, "the evaluator")
         self.model = model
         self.name = name
 
@@ -91,6 +91,12 @@ class RealReference:
         for k in targets.unique().tolist():
             need = int((targets == k).sum()) * per_image
             pool = ((self.labels == k) & ~banned).nonzero().flatten()
+            if len(pool) == 0 and exclude is not None and bool((self.labels == k).any()):
+                import warnings
+
+                warnings.warn(f"the real reference is too small to keep class {k}'s draws disjoint from the "
+                              "Fréchet sample; reusing its images (use a larger reference)", stacklevel=2)
+                pool = (self.labels == k).nonzero().flatten()
             if len(pool) == 0:
                 raise ValueError(f"the real reference has no images of class {k}")
             if len(pool) >= need:
@@ -173,7 +179,7 @@ def real_floor(targets: torch.Tensor, reference: RealReference, seed: int = 0) -
             "diversity": class_diversity(feats, labels)}
 
 
-def compare(results: dict[str, TaskResult], reference: RealReference, seed: int = 0,
+def judge(results: dict[str, TaskResult], reference: RealReference, seed: int = 0,
             include_seed: bool = True, include_real: bool = True) -> pd.DataFrame:
     """One row per generator model (plus the shared seeds and real images) for one task run on the same seeds."""
     if not results:
@@ -218,5 +224,5 @@ def improvement_summary(table: pd.DataFrame, robust: str, standard: str) -> pd.D
     return pd.DataFrame(out).set_index("task") if out else pd.DataFrame()
 
 
-__all__ = ["Evaluator", "RealReference", "compare", "improvement_summary", "noised_accuracy", "quality",
+__all__ = ["Evaluator", "RealReference", "judge", "improvement_summary", "noised_accuracy", "quality",
            "real_floor", "train_evaluator"]

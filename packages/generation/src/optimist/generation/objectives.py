@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimist.core.attacks import Objective, cross_entropy
+from optimist.core.models import require_classifier
 
 
 class Packed:
@@ -90,8 +91,7 @@ def inpainting_loss(model: nn.Module, x: torch.Tensor, y: Packed) -> torch.Tenso
 
 def representation(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The penultimate representation R(x) (``model.features``), shape (N, D)."""
-    if not hasattr(model, "features"):
-        raise ValueError(f"{type(model).__name__} has no features(x): use an Optimist Classifier")
+    require_classifier(model, "feature objectives (inversion, visualisation)")
     return model.features(x)
 
 

@@ -14,7 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.generation.budgets import DEFAULTS, Budget
-from optimist.generation.evaluate import Evaluator, RealReference, compare
+from optimist.generation.evaluate import Evaluator, RealReference, judge
 from optimist.generation.result import TaskResult
 from optimist.generation.seeds import ClassGaussian, class_labels
 from optimist.generation.tasks import (
@@ -114,9 +114,9 @@ def run_showcase(generators: dict[str, nn.Module], evaluator: nn.Module, train, 
     config = config or ShowcaseConfig()
     if not generators:
         raise ValueError("generators is empty: pass {name: model}")
-    judge = Evaluator(evaluator)
+    referee = Evaluator(evaluator)
     for m in generators.values():
-        judge.check_independent(m)
+        referee.check_independent(m)
     if reference is None:
         reference = real_reference(evaluator, test, config)
     elif reference.evaluator.model is not evaluator:
@@ -170,5 +170,5 @@ def run_showcase(generators: dict[str, nn.Module], evaluator: nn.Module, train, 
             results[task][name] = jobs[task](m)
             bar.update()
     bar.close()
-    tables = [compare(r, reference, seed=config.seed) for r in results.values()]
+    tables = [judge(r, reference, seed=config.seed) for r in results.values()]
     return ShowcaseResult(results, pd.concat(tables, ignore_index=True), config)

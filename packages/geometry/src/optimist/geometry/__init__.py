@@ -12,7 +12,7 @@ Instruments (each compares models on the same images):
 """
 
 from optimist.core.application import Application
-
+from optimist.geometry.compare import GeometrySettings, compare
 from optimist.geometry.curvature import (
     CurvatureResult,
     InputFunction,
@@ -24,7 +24,6 @@ from optimist.geometry.curvature import (
 from optimist.geometry.dct import block_frequency, block_starts, dct_block_basis, dct_matrix
 from optimist.geometry.margins import MarginResult, deepfool_margins, margin_distribution, summarize
 from optimist.geometry.subspace_margins import SubspaceMargins, subspace_margins
-from optimist.geometry.compare import GeometrySettings, compare
 from optimist.geometry.universal import UniversalResult, fooling_rate, perturb, universal_perturbation
 
 APPLICATION = Application(

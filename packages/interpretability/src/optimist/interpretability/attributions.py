@@ -15,7 +15,6 @@ import torch
 from captum.attr import GuidedBackprop, InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
-
 from optimist.core.attacks import frozen
 from optimist.core.kit import predict
 

@@ -22,8 +22,14 @@ def check_images(x: torch.Tensor, name: str = "x") -> None:
         )
 
 
-def check_labels(y: torch.Tensor, n: int, num_classes: int | None = None, name: str = "y") -> None:
-    if not isinstance(y, torch.Tensor) or y.ndim != 1 or y.is_floating_point():
+def check_labels(y, n: int, num_classes: int | None = None, name: str = "y") -> torch.Tensor:
+    """``y`` as a 1-D long tensor of ``n`` class labels in [0, num_classes); a clear error otherwise."""
+    if not isinstance(y, torch.Tensor):
+        try:
+            y = torch.as_tensor(y)
+        except (TypeError, ValueError, RuntimeError) as e:
+            raise ValueError(f"{name} must be a 1-D integer tensor of class labels, got {type(y).__name__}") from e
+    if y.ndim != 1 or y.is_floating_point() or y.dtype == torch.bool:
         raise ValueError(f"{name} must be a 1-D integer tensor of class labels, got "
                          f"{getattr(y, 'dtype', type(y).__name__)} with shape {tuple(getattr(y, 'shape', ()))}")
     if len(y) != n:
@@ -31,3 +37,4 @@ def check_labels(y: torch.Tensor, n: int, num_classes: int | None = None, name: 
     if len(y) and (y.min() < 0 or (num_classes is not None and y.max() >= num_classes)):
         raise ValueError(f"{name} holds labels in [{y.min().item()}, {y.max().item()}], outside the model's "
                          f"{num_classes} classes")
+    return y.long()

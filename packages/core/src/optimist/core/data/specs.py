@@ -8,7 +8,8 @@
 =========================  ==========================================================================
 
 Options follow ``?``: ``size=N`` resizes (bilinear), ``mode=grey`` / ``mode=rgb`` converts channels, ``n=N``
-keeps the first N, ``split=train`` / ``split=test`` picks the split (default: the caller's, usually test). Installed packages add kinds through the ``optimist.datasets`` entry-point group (a function
+keeps the first N, ``split=train`` / ``split=test`` picks the split (default: the caller's, usually test).
+Installed packages add kinds through the ``optimist.datasets`` entry-point group (a function
 ``load(arg, *, split, options) -> ImageTensorDataset``). An explicit root or path that holds no data is an
 error naming it; nothing falls back to another copy.
 """

@@ -7,51 +7,22 @@ iterate kept).
 
 from __future__ import annotations
 
-import contextlib
-from typing import Iterator
-
 import torch
 from torch import nn
 
 from optimist.core.attacks import Objective, pgd
 from optimist.core.attacks.checks import check_images
+from optimist.core.kit import evaluating, model_device
 from optimist.generation.budgets import Budget
 from optimist.generation.result import TaskResult
 
 BATCH = 256
 
 
-@contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode for the duration (batch-norm statistics must not move while generating), then restore."""
-    was = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was)
-
-
-def model_device(model: nn.Module) -> torch.device:
-    p = next(model.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
 def check_budget(budget: Budget) -> Budget:
     if not isinstance(budget, Budget):
         raise ValueError(f"budget must be an optimist.generation.Budget, got {type(budget).__name__}")
     return budget
-
-
-def check_labels(labels: torch.Tensor, n: int, num_classes: int | None, name: str = "labels") -> torch.Tensor:
-    """A 1-D integer tensor of ``n`` labels in range (clear errors otherwise)."""
-    labels = torch.as_tensor(labels)
-    if labels.ndim != 1 or labels.is_floating_point() or len(labels) != n:
-        raise ValueError(f"{name} must be a 1-D integer tensor with {n} entries, got dtype {labels.dtype} "
-                         f"and shape {tuple(labels.shape)}")
-    if n and (labels.min() < 0 or (num_classes is not None and labels.max() >= num_classes)):
-        raise ValueError(f"{name} must lie in [0, {num_classes}), got [{labels.min().item()}, {labels.max().item()}]")
-    return labels.long()
 
 
 def run_task(model: nn.Module, task: str, seeds: torch.Tensor, y, objective: Objective, budget: Budget, *,

@@ -12,11 +12,11 @@ import math
 import torch
 from torch import nn
 
-from optimist.core.attacks.checks import check_images
+from optimist.core.attacks.checks import check_images, check_labels
 from optimist.generation.budgets import INPAINTING, Budget
 from optimist.generation.objectives import Packed, inpainting_loss
 from optimist.generation.result import TaskResult
-from optimist.generation.tasks.engine import check_labels, run_task
+from optimist.generation.tasks.engine import run_task
 
 DEFAULT_LAM = 10.0
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from optimist.core.attacks.checks import check_images
+from optimist.core.attacks.checks import check_images, check_labels
+from optimist.core.kit import evaluating, model_device
 from optimist.generation.budgets import INVERSION, Budget
 from optimist.generation.objectives import feature_distance, representation
 from optimist.generation.result import TaskResult
-from optimist.generation.tasks.engine import check_labels, evaluating, model_device, run_task
+from optimist.generation.tasks.engine import run_task
 
 
 def noise_seeds(n: int, shape: tuple[int, int, int] = (1, 28, 28), mean: float = 0.5, std: float = 0.05,

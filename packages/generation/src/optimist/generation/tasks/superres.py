@@ -6,11 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optimist.core.attacks.checks import check_images
+from optimist.core.attacks.checks import check_images, check_labels
 from optimist.generation.budgets import SUPER_RESOLUTION, Budget
 from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult
-from optimist.generation.tasks.engine import check_labels, run_task
+from optimist.generation.tasks.engine import run_task
 
 
 def downsample(images: torch.Tensor, factor: int = 4) -> torch.Tensor:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from optimist.core.attacks.checks import check_labels
 from optimist.generation.budgets import GENERATION, Budget
 from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult
-from optimist.generation.tasks.engine import check_labels, run_task
+from optimist.generation.tasks.engine import run_task
 
 
 def generate(model: nn.Module, seeds: torch.Tensor, targets: torch.Tensor, budget: Budget = GENERATION,

@@ -10,10 +10,11 @@ import torch
 from torch import nn
 
 from optimist.core.attacks.checks import check_images
+from optimist.core.kit import evaluating, model_device
 from optimist.generation.budgets import VISUALISATION, Budget
 from optimist.generation.objectives import negative_unit, representation
 from optimist.generation.result import TaskResult
-from optimist.generation.tasks.engine import evaluating, model_device, run_task
+from optimist.generation.tasks.engine import run_task
 
 
 def top_units(model: nn.Module, images: torch.Tensor, k: int = 4) -> torch.Tensor:
