@@ -23,7 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from optimist.core.models import Classifier, build_model
+from optimist.core.models import build_model
 
 CARD_KEY = "optimist_card"
 WEIGHTS = "model.safetensors"
