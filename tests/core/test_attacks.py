@@ -271,3 +271,17 @@ def test_agrees_with_torchattacks(trained_tiny):
         assert abs(ours - theirs) <= 0.01, (norm, ours, theirs)
         cascade = robust_accuracy(m, [(x, y)], Threat(norm, eps), steps=steps, progress=False).robust_accuracy
         assert cascade <= theirs + 0.01
+
+
+def test_deepfool_takes_a_threat_for_its_norm():
+    from optimist.core.attacks import Threat, deepfool
+
+    torch.manual_seed(0)
+    model = Linear(torch.randn(1, 4, 4), 0.1)
+    x = torch.rand(3, 1, 4, 4)
+    a = deepfool(model, x, "l2")
+    b = deepfool(model, x, Threat("l2", float("inf")))
+    c = deepfool(model, x, "l2:inf")
+    assert torch.equal(a.norm, b.norm) and torch.equal(a.norm, c.norm)
+    with pytest.raises(ValueError, match="takes no budget"):
+        deepfool(model, x, "l2:0.5")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from optimist.core.attacks import deepfool
+from optimist.core.attacks import Threat, as_threat, deepfool
 from optimist.core.attacks.checks import check_images
 
 NORM_P = {"l2": 2.0, "linf": math.inf}
@@ -53,7 +53,7 @@ def summarize(margin: torch.Tensor, relative: torch.Tensor | None = None, succes
     return out
 
 
-def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: str = "l2", basis: torch.Tensor | None = None,
+def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: "str | Threat" = "l2", basis: torch.Tensor | None = None,
                      overshoot: float = 0.02, max_iter: int = 50, num_candidates: int = 10, batch_size: int = 128,
                      progress: bool = False, desc: str = "margins") -> MarginResult:
     """DeepFool margins of images ``x`` (N, C, H, W) in [0, 1], optionally restricted to the span of ``basis``.
@@ -62,8 +62,9 @@ def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: str = "l2", basis:
     paper's rho; pass ``overshoot=0`` for the bare linearised distance.
     """
     check_images(x)
+    norm = norm if isinstance(norm, str) and ":" not in norm else as_threat(norm).norm
     if norm not in NORM_P:
-        raise ValueError(f"unknown norm {norm!r}; use 'l2' or 'linf'")
+        raise ValueError(f"unknown norm {norm!r}; use 'l2' or 'linf' (or a Threat such as 'l2:inf')")
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     margins, success, predicted = [], [], []

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, deepfool
 from optimist.core.attacks.checks import check_images
+from optimist.core.kit import predict
 
 
 @dataclass
@@ -42,7 +43,7 @@ class UniversalResult:
 
 @torch.no_grad()
 def _predict(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+    return predict(model, x, batch_size=batch_size)
 
 
 def perturb(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

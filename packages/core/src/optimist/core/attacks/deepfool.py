@@ -9,6 +9,7 @@ from torch import nn
 
 from optimist.core.attacks.checks import check_images
 from optimist.core.attacks.pgd import frozen
+from optimist.core.attacks.threat import Threat, as_threat
 
 
 @dataclass
@@ -35,10 +36,23 @@ def _class_gradients(model, x, classes):
     return logits.detach(), torch.stack(grads, 1)
 
 
+def _norm_of(threat) -> str:
+    """The norm of a Threat, its text (``"l2:inf"``) or a bare norm name; DeepFool itself sets the size."""
+    if isinstance(threat, str) and ":" not in threat:
+        if threat not in ("l2", "linf"):
+            raise ValueError(f"unknown norm {threat!r}; use 'l2' or 'linf' (or a Threat such as 'l2:inf')")
+        return threat
+    t = as_threat(threat)
+    if not t.unbounded:
+        raise ValueError(f"DeepFool finds the smallest perturbation, so it takes no budget; got {t}. Pass the norm: "
+                         f"'{t.norm}' or Threat('{t.norm}', inf)")
+    return t.norm
+
+
 def deepfool(
     model: nn.Module,
     x: torch.Tensor,
-    norm: str = "l2",
+    norm: "str | Threat" = "l2",
     overshoot: float = 0.02,
     max_iter: int = 50,
     num_candidates: int = 10,
@@ -48,7 +62,7 @@ def deepfool(
     """Minimal perturbation that changes the model's prediction at ``x`` (Moosavi-Dezfooli et al. 2016).
 
     Args:
-        norm: ``"l2"`` or ``"linf"``.
+        norm: ``"l2"`` or ``"linf"``, or an unbounded :class:`Threat` (``"l2:inf"``) naming the norm.
         overshoot: the final perturbation is ``(1 + overshoot)`` times the accumulated one.
         num_candidates: classes considered, the top-scoring ones at ``x``.
         basis: optional (K, D) matrix with orthonormal rows; the perturbation is restricted to their span
@@ -57,8 +71,7 @@ def deepfool(
             itself, as the margin instruments do; then ``x_adv`` may leave the image range.
     """
     check_images(x)
-    if norm not in ("l2", "linf"):
-        raise ValueError(f"unknown norm {norm!r}; use 'l2' or 'linf'")
+    norm = _norm_of(norm)
     if basis is not None and norm != "l2":
         raise ValueError("a subspace basis is supported for the L2 DeepFool only")
     x0 = x.detach()

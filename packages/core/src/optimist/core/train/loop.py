@@ -31,6 +31,7 @@ from optimist.core.checkpoints import (
     write_latest,
 )
 from optimist.core.data import ImageTensorDataset, make_loader
+from optimist.core.kit import evaluating
 from optimist.core.models.layout import channels_last
 from optimist.core.train import distributed as dist_utils
 from optimist.core.train.config import TrainConfig
@@ -82,14 +83,10 @@ def _split_guard(dataset: Dataset, cfg: TrainConfig):
 
 def _guard_accuracy(raw: nn.Module, guard, cfg: TrainConfig) -> float:
     x, y = guard
-    was = raw.training
-    raw.eval()
-    try:
+    with evaluating(raw):
         xa = pgd(raw, x, y, cfg.threat_obj, steps=10)
         with torch.no_grad():
             return (raw(xa).argmax(1) == y).float().mean().item()
-    finally:
-        raw.train(was)
 
 
 def _batches(dataset: Dataset, cfg: TrainConfig, epoch: int, ctx: dist_utils.Context):

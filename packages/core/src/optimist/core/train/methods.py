@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimist.core.attacks import pgd
+from optimist.core.kit import evaluating
 from optimist.core.train.config import TrainConfig
 
 
@@ -17,12 +18,8 @@ def _kl_to_clean(model: nn.Module, x: torch.Tensor, clean_log_probs: torch.Tenso
 
 
 def _attack(raw: nn.Module, x, y, cfg: TrainConfig, **kw) -> torch.Tensor:
-    was_training = raw.training
-    raw.eval()
-    try:
+    with evaluating(raw):
         return pgd(raw, x, y, cfg.threat_obj, step_size=cfg.step_size(), keep_best=False, **kw)
-    finally:
-        raw.train(was_training)
 
 
 def method_loss(model: nn.Module, raw: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig):
