@@ -114,11 +114,12 @@ def gradient_masking_report(
     report.checks.append(Check("unbounded attack reaches ~0%", unb <= 0.02,
                                f"PGD with {big}: {unb:.1%} (expected <= 2%)"))
 
-    stages = {st["stage"]: st for st in base.stages}
-    sq = stages.get("square", {"broke": 0, "attacked": 0})
-    report.checks.append(Check("gradient attacks leave nothing to random search", sq["broke"] <= tolerance * len(y),
-                               f"the gradient-free stage broke {sq['broke']} of the {sq['attacked']} points the "
-                               f"gradient stages left (allowed: {tolerance:.0%} of {len(y)})"))
+    sq = [st for st in base.stages if st["stage"].startswith("square")]
+    broke = sum(st["broke"] for st in sq)
+    left = sq[0]["attacked"] if sq else 0
+    report.checks.append(Check("gradient attacks leave nothing to random search", broke <= tolerance * len(y),
+                               f"the gradient-free stage broke {broke} of the {left} points the gradient "
+                               f"stages left (allowed: {tolerance:.0%} of {len(y)})"))
 
     if autoattack is not False:
         aa = autoattack if isinstance(autoattack, EvalResult) else \

@@ -61,11 +61,20 @@ def square(
     *,
     queries: int = 1000,
     p_init: float = 0.8,
+    schedule_length: int | None = None,
+    halving: bool = False,
+    x_init: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Gradient-free adversarial images for ``(x, y)`` within ``threat``, using at most ``queries`` proposals.
 
-    Each example costs one forward pass per proposal until it is fooled. Returns images in [0, 1] inside the
-    ball; those that were never fooled hold the lowest-margin point found.
+    Each example costs one forward pass per proposal until it is fooled. The square-size schedule is laid
+    out for ``schedule_length`` queries (default: ``queries``); a longer one keeps the squares large for
+    longer, which suits a short search. With ``halving`` (successive halving, after the budget allocation
+    of Jamieson & Talwalkar), after 1/16, 1/8, 1/4 and 1/2 of the queries only the half of the unbroken
+    examples with the lowest margin is searched further: the budget goes to the points that are close to
+    breaking, at about a fifth of the cost. Returns images in [0, 1] inside the ball; those that were never
+    fooled hold the lowest-margin point found. ``x_init`` (e.g. the best point of a gradient attack) replaces
+    the stripes as the starting point, projected onto the ball.
     """
     threat = as_threat(threat)
     check_images(x)
@@ -87,29 +96,56 @@ def square(
         delta = delta * eps if threat.norm == "linf" else _l2_rescale(delta, eps)
         x_best = (x0 + delta).clamp(0, 1)
         m_best = _margin(model, x_best, y)
+        if x_init is not None:
+            if x_init.shape != x0.shape:
+                raise ValueError(f"x_init must have the shape of x, {tuple(x0.shape)}; got {tuple(x_init.shape)}")
+            x_start = (x0 + threat.project(x_init.detach() - x0)).clamp(0, 1)
+            m_start = _margin(model, x_start, y)
+            better = m_start < m_best
+            x_best[better], m_best[better] = x_start[better], m_start[better]
         delta = x_best - x0
-        active = (m_best > 0).nonzero().flatten()
+        # the working set, kept compact: gathered again only when examples leave it
+        ids = (m_best > 0).nonzero().flatten()
+        xa, d, m, ya = x0[ids], delta[ids], m_best[ids], y[ids]
+
+        def drop(keep: torch.Tensor):
+            nonlocal ids, xa, d, m, ya
+            gone = ~keep
+            delta[ids[gone]], m_best[ids[gone]] = d[gone], m[gone]
+            ids, xa, d, m, ya = ids[keep], xa[keep], d[keep], m[keep], ya[keep]
+
+        cuts = {queries // 16, queries // 8, queries // 4, queries // 2} - {0} if halving else set()
         for i in range(queries):
-            if active.numel() == 0:
+            if ids.numel() == 0:
                 break
-            s = max(int(round(math.sqrt(square_fraction(i, queries, p_init) * h * w))), 1)
+            if i in cuts and ids.numel() > 1:
+                keep = torch.zeros(len(ids), dtype=torch.bool, device=dev)
+                keep[m.argsort()[: (len(ids) + 1) // 2]] = True
+                drop(keep)
+            s = max(int(round(math.sqrt(square_fraction(i, schedule_length or queries, p_init) * h * w))), 1)
             s = min(s, h - 1, w - 1) if min(h, w) > 1 else 1
-            xa, d = x0[active], delta[active]
-            mask = _window(len(active), h, w, s, dev)
+            k = len(ids)
+            mask = _window(k, h, w, s, dev)
             if threat.norm == "linf":
-                signs = torch.randint(0, 2, (len(active), ch, 1, 1), device=dev).to(x0.dtype) * 2 - 1
+                signs = torch.randint(0, 2, (k, ch, 1, 1), device=dev).to(x0.dtype) * 2 - 1
                 d_new = torch.where(mask, signs * eps, d)
+                # a proposal that changes no pixel wastes a query: flip its signs (the paper resamples)
+                same = ((xa + d_new).clamp(0, 1) == (xa + d)).flatten(1).all(1)
+                if same.any():
+                    signs = torch.where(same.view(-1, 1, 1, 1), -signs, signs)
+                    d_new = torch.where(mask, signs * eps, d)
             else:
-                bump = torch.randn(len(active), ch, 1, 1, device=dev, dtype=x0.dtype)
+                bump = torch.randn(k, ch, 1, 1, device=dev, dtype=x0.dtype)
                 scale = d.flatten(1).norm(dim=1).clamp_min(eps * 0.5).view(-1, 1, 1, 1) / s
                 d_new = _l2_rescale(torch.where(mask, d + bump * scale, d), eps)
             x_new = (xa + d_new).clamp(0, 1)
-            m_new = _margin(model, x_new, y[active])
-            better = m_new < m_best[active]
-            if better.any():
-                idx = active[better]
-                x_best[idx] = x_new[better]
-                delta[idx] = x_new[better] - x0[idx]
-                m_best[idx] = m_new[better]
-            active = active[m_best[active] > 0]
+            m_new = _margin(model, x_new, ya)
+            better = m_new < m
+            d = torch.where(better.view(-1, 1, 1, 1), x_new - xa, d)
+            m = torch.where(better, m_new, m)
+            fooled = m <= 0
+            if fooled.any():
+                drop(~fooled)
+        drop(torch.zeros(len(ids), dtype=torch.bool, device=dev))
+        x_best = (x0 + delta).clamp(0, 1)
     return x_best.detach()
