@@ -128,17 +128,37 @@ def _eval(args) -> int:
     from optimist.core.application import check_compatible
 
     check_compatible({args.model: model}, data)
+    from optimist.core.train.distributed import setup, teardown
+
     losses = tuple(x.strip() for x in args.losses.split(",") if x.strip())  # robust_accuracy checks the names
-    attacks = ["pgd"] + (["autoattack"] if args.autoattack else [])
-    for attack in attacks:
-        res = robust_accuracy(model, data, args.threat, attack=attack, steps=args.steps, restarts=args.restarts,
-                              n=args.n, batch_size=args.batch_size, seed=args.seed, losses=losses,
-                              targets=args.targets)
-        s = res.summary()
-        print(f"{attack:>10} {s['threat']}: clean {s['clean_accuracy']:.2%}  robust {s['robust_accuracy']:.2%}  "
-              f"(n={s['n']}, {s['seconds']:.0f} s)")
-        if zoo_name and args.record:
-            zoo.add_evaluation(zoo_name, s)
+    aa_attacks = [a.strip() for a in args.autoattack_attacks.split(",") if a.strip()] \
+        if args.autoattack_attacks else None
+    if aa_attacks and args.autoattack_version == "standard":
+        args.autoattack_version = "custom"  # naming the attacks picks a custom subset
+    attacks = ["pgd"] + (["autoattack"] if args.autoattack or aa_attacks else [])
+    ctx = setup()  # under torchrun: the examples are shared out across the ranks, the counts gathered
+    try:
+        if ctx.world_size > 1:
+            model = model.to(ctx.device)
+        for attack in attacks:
+            res = robust_accuracy(model, data, args.threat, attack=attack, steps=args.steps,
+                                  restarts=args.restarts, n=args.n, batch_size=args.batch_size, seed=args.seed,
+                                  losses=losses, targets=args.targets, target_loss=args.target_loss,
+                                  schedule=args.schedule, square_queries=args.square_queries,
+                                  autoattack_version=args.autoattack_version, autoattack_attacks=aa_attacks,
+                                  progress=ctx.is_main)
+            if not ctx.is_main:
+                continue
+            s = res.summary()
+            print(f"{attack:>10} {s['threat']}: clean {s['clean_accuracy']:.2%}  robust {s['robust_accuracy']:.2%}  "
+                  f"(n={s['n']}, {s['seconds']:.0f} s" + (f", {ctx.world_size} processes)" if ctx.world_size > 1
+                                                          else ")"))
+            for st in res.stages:
+                print(f"{'':>12}{st['stage']}: broke {st['broke']} of {st['attacked']} ({st['seconds']:.1f} s)")
+            if zoo_name and args.record:
+                zoo.add_evaluation(zoo_name, s)
+    finally:
+        teardown(ctx)
     return 0
 
 
@@ -157,6 +177,15 @@ def _zoo(args) -> int:
             print(f"No cached models in {zoo.zoo_dir()}. Train one with `optimist zoo get NAME`.")
         else:
             print(pd.DataFrame(rows).to_string(index=False))
+    elif args.action == "audit":
+        from optimist.core.audit import audit
+
+        rows = audit(args.name or None, n=args.n, version=args.autoattack_version)
+        if not rows:
+            print(f"No cached robust models in {zoo.zoo_dir()}. Train one with `optimist zoo get NAME`.")
+        else:
+            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+            print("AutoAttack results recorded in the model cards (`optimist zoo list`).")
     elif args.action == "get":
         if not args.name:
             raise ValueError("`optimist zoo get` needs a NAME; see `optimist zoo recipes`")
@@ -220,9 +249,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="clean and robust accuracy of a model",
                        description="Evaluate a checkpoint (path) or zoo model (name) on its test set: clean "
-                                   "accuracy and robust accuracy under cascade PGD (cross-entropy, then margin "
-                                   "loss on the survivors, then --targets targeted runs), plus AutoAttack with "
-                                   "--autoattack (needs optimist-core[eval]).")
+                                   "accuracy and robust accuracy under the default cascade (APGD on "
+                                   "cross-entropy, targeted APGD toward --targets classes, then a gradient-free "
+                                   "Square-style search, each stage on the survivors of the last), plus the "
+                                   "official AutoAttack with --autoattack (needs optimist-core[eval]). Under "
+                                   "`torchrun --nproc_per_node=N -m optimist.core.cli eval ...` the examples are "
+                                   "shared out across the processes.")
     e.add_argument("--model", required=True, metavar="SPEC",
                    help="a model spec: zoo name, checkpoint folder/.safetensors, robustbench:FILE[:ARCH], "
                         "robustness:FILE[:ARCH], torchvision:NAME[:WEIGHTS], python:module:factory[:WEIGHTS]")
@@ -232,16 +264,31 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     e.add_argument("--threat", required=True, help="NORM:EPS, e.g. linf:0.1")
     e.add_argument("--dataset", default=None, help="a dataset name (older form of --data)")
     e.add_argument("--data-root", default=None)
-    e.add_argument("--steps", type=int, default=20)
+    from optimist.core import evaluate as ev
+
+    e.add_argument("--steps", type=int, default=ev.DEFAULT_STEPS, help="steps per gradient stage (default: %(default)s)")
     e.add_argument("--restarts", type=int, default=1)
-    e.add_argument("--losses", default="ce,margin",
-                   help="PGD stages, in order, each on the survivors of the last: ce, margin (default: %(default)s)")
-    e.add_argument("--targets", type=int, default=0,
-                   help="then targeted margin PGD toward each of the K likeliest wrong classes (default: 0)")
-    e.add_argument("--n", type=int, default=1000, help="number of test images (default: %(default)s)")
+    e.add_argument("--losses", default=",".join(ev.DEFAULT_LOSSES),
+                   help="untargeted stages, in order, each on the survivors of the last: ce, margin, dlr "
+                        "(default: %(default)s)")
+    e.add_argument("--targets", type=int, default=ev.DEFAULT_TARGETS,
+                   help="then targeted stages toward each of the K likeliest wrong classes (default: %(default)s)")
+    e.add_argument("--target-loss", default=ev.DEFAULT_TARGET_LOSS, choices=("margin-targeted", "dlr-targeted"),
+                   help="loss of the targeted stages (default: %(default)s)")
+    e.add_argument("--schedule", default="apgd", choices=("apgd", "fixed"),
+                   help="step schedule of the gradient stages (default: %(default)s)")
+    e.add_argument("--square-queries", type=int, default=ev.DEFAULT_SQUARE_QUERIES,
+                   help="budget of the gradient-free stage, 0 to skip it (default: %(default)s)")
+    e.add_argument("--n", "--examples", dest="n", type=int, default=1000,
+                   help="number of test images (default: %(default)s); under torchrun write --examples, as "
+                        "torchrun reads --n as an abbreviation of its own options")
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--autoattack", action="store_true", help="also run the standard AutoAttack")
+    e.add_argument("--autoattack", action="store_true", help="also run the official AutoAttack (pyautoattack)")
+    e.add_argument("--autoattack-version", default="standard", choices=ev.AUTOATTACK_VERSIONS,
+                   help="AutoAttack version (default: %(default)s)")
+    e.add_argument("--autoattack-attacks", default=None, metavar="A,B",
+                   help="a custom AutoAttack subset, e.g. apgd-ce,square (implies --autoattack and version custom)")
     e.add_argument("--record", action="store_true", help="store the result in the zoo model's card")
     e.set_defaults(fn=_eval)
 
@@ -261,9 +308,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     z = sub.add_parser("zoo", help="list, train or fetch zoo models",
                        description="list: cached models with their accuracies; recipes: every known model; "
-                                   "get NAME...: load or train and cache.")
-    z.add_argument("action", choices=("list", "get", "recipes"))
+                                   "get NAME...: load or train and cache; audit [NAME...]: run the official "
+                                   "AutoAttack on cached robust models (default: all of them) and record it, with "
+                                   "the default evaluation's gap to it, in their cards (never trains).")
+    z.add_argument("action", choices=("list", "get", "recipes", "audit"))
     z.add_argument("name", nargs="*")
+    z.add_argument("--n", type=int, default=1000, help="audit: number of test images (default: %(default)s)")
+    z.add_argument("--autoattack-version", default="standard", choices=("standard", "plus", "rand"),
+                   help="audit: AutoAttack version (default: %(default)s)")
     z.set_defaults(fn=_zoo)
     return p
 
