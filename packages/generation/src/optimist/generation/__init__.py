@@ -37,8 +37,8 @@ APPLICATION = Application(
     description="Image synthesis with one classifier, robust versus standard: class generation, inpainting, "
                 "super-resolution, translation, inversion and feature visualisation from the same seeds, judged by "
                 "an independent evaluator.",
-    demo_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.05",
-                 "fashion-mnist/small-cnn/linf-0.1"),
+    demo_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/l2-1",
+                 "fashion-mnist/small-cnn/l2-3"),
     quick_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.1"),
     quick_settings={"per_class": 2, "n": 10, "n_units": 4, "steps_factor": 0.25, "evaluator": "mlp",
                     "reference_size": 500, "bootstrap": 20},

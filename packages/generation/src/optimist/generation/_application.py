@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
@@ -10,12 +11,22 @@ import pandas as pd
 import torch
 from torch import nn
 
-from optimist.core.application import Result, check_compatible, resolve_data, resolve_models, run_settings
+from optimist.core.application import (
+    Result,
+    check_compatible,
+    claim,
+    claim_pair,
+    resolve_data,
+    resolve_models,
+    run_settings,
+)
 from optimist.core.data import ImageTensorDataset
-from optimist.core.kit import preserved, resolve_device, seeded, t_interval
+from optimist.core.kit import paired_interval, preserved, resolve_device, seeded, t_interval
 from optimist.core.models import require_classifier
 from optimist.core.settings import Settings, SettingsError, setting
+from optimist.generation.budgets import DEFAULTS, Budget
 from optimist.generation.evaluate import NOISE_DRAWS, NOISE_SIGMA, Evaluator, improvement_summary, train_evaluator
+from optimist.generation.judges import KNN_K, PixelJudge
 from optimist.generation.metrics import frechet_distance, mse, ssim
 from optimist.generation.showcase import TASKS, ShowcaseConfig, balanced_inputs, real_reference, run_showcase
 
@@ -34,7 +45,7 @@ class GenerationSettings(Settings):
     sr_factor: int = setting(4, "super-resolution: downsampling factor", minimum=2)
     mask_size: int = setting(10, "inpainting: side of the square hole (pixels)", minimum=1)
     lam: float = setting(10.0, "inpainting: weight of the data term outside the hole", minimum=0.0)
-    confidence: float = setting(0.9, "generation/translation stop at this target probability (0: never)",
+    confidence: float = setting(0.0, "generation/translation/sketch stop at this target probability (0: never)",
                                 minimum=0.0, maximum=1.0)
     steps_factor: float = setting(1.0, "multiplies every task's PGD steps (step size divided alike)",
                                   minimum=0.01)
@@ -44,10 +55,51 @@ class GenerationSettings(Settings):
                                   "or the data itself)")
     reference_size: int = setting(3000, "real images the Fréchet distance compares with", minimum=2)
     bootstrap: int = setting(200, "bootstrap resamples for the Fréchet-distance interval", minimum=20)
+    budget: tuple[str, ...] = setting((), "per-task budget overrides, e.g. 'class-generation:eps=8,steps=100' "
+                                          "(keys eps, steps, step_size; eps=inf: unbounded; without step_size "
+                                          "a bounded one gets 2.5 eps / steps)")
+    knn_bank: int = setting(6000, "held-out training images the pixel judges (k-NN, realism) compare with; "
+                                  "the class seeds are fitted on the rest", minimum=20)
+    figures: bool = setting(True, "draw the image grids (off for sweeps)")
+    sweep: str = setting("", "a CSV written by python -m optimist.generation.sweep to draw as the eps/steps "
+                             "figure ('shipped': the measured one in the package; empty: none)")
 
     def validate(self) -> None:
         if not self.tasks:
             raise SettingsError("setting 'tasks' needs at least one task")
+        parse_budgets(self.budget)
+        if self.sweep and self.sweep != "shipped" and not Path(self.sweep).is_file():
+            raise SettingsError(f"setting 'sweep': no file {self.sweep!r} (write one with "
+                                "python -m optimist.generation.sweep --out FILE, or use 'shipped')")
+
+
+def parse_budgets(overrides: tuple[str, ...], base: Mapping[str, Budget] = DEFAULTS) -> dict[str, Budget]:
+    """The default budgets with ``'TASK:eps=8,steps=100'`` overrides applied (SettingsError on a bad one)."""
+    out = dict(base)
+    for text in overrides:
+        task, sep, body = text.partition(":")
+        if not sep or task not in out:
+            raise SettingsError(f"budget override {text!r} must read 'TASK:key=value,...' with TASK one of "
+                                f"{', '.join(out)}")
+        changes: dict = {}
+        for item in body.split(","):
+            key, eq, value = item.partition("=")
+            key = key.strip()
+            if not eq or key not in ("eps", "steps", "step_size"):
+                raise SettingsError(f"budget override {text!r}: {item!r} is not eps=, steps= or step_size=")
+            try:
+                changes[key] = int(value) if key == "steps" else float(value)
+            except ValueError:
+                raise SettingsError(f"budget override {text!r}: {value!r} is not a number") from None
+        if "step_size" not in changes and ("eps" in changes or "steps" in changes):
+            eps, steps = changes.get("eps", out[task].eps), changes.get("steps", out[task].steps)
+            if np.isfinite(eps):
+                changes["step_size"] = 2.5 * eps / steps
+        try:
+            out[task] = out[task].with_(**changes)
+        except ValueError as e:
+            raise SettingsError(f"budget override {text!r}: {e}") from None
+    return out
 
 
 def _train_split(data, s: GenerationSettings, test) -> object:
@@ -90,7 +142,8 @@ def _fd_interval(feats: torch.Tensor, targets: torch.Tensor, reference, s: Gener
     return value, value - half, value + half
 
 
-def _measure(task: str, label: str, r, judge: Evaluator, reference, s, rng, seed) -> tuple[list, pd.DataFrame]:
+def _measure(task: str, label: str, r, judge: Evaluator, pixels: PixelJudge, reference, s, rng,
+             seed) -> tuple[list, pd.DataFrame]:
     rows, per = [], {"model": label, "task": task, "image": np.arange(len(r))}
     feats, preds = judge._run(r.images)
     if r.targets is not None and len(r.targets) >= 2:
@@ -100,7 +153,10 @@ def _measure(task: str, label: str, r, judge: Evaluator, reference, s, rng, seed
         for _ in range(NOISE_DRAWS):
             x = (r.images + NOISE_SIGMA * torch.randn(r.images.shape, generator=g)).clamp(0, 1)
             noisy += (judge.predict(x) == r.targets).double().numpy() / NOISE_DRAWS
-        for name, v in (("evaluator accuracy", correct), ("noised accuracy", noisy)):
+        values = {"evaluator accuracy": correct, "noised accuracy": noisy,
+                  "knn accuracy": pixels.knn_correct(r.images, r.targets),
+                  "realism": pixels.realism(r.images, r.targets)}
+        for name, v in values.items():
             m, lo, hi = t_interval(v)
             rows.append((name, m, lo, hi, len(v)))
             per[name] = v
@@ -117,14 +173,66 @@ def _measure(task: str, label: str, r, judge: Evaluator, reference, s, rng, seed
     return out, pd.DataFrame(per)
 
 
+#: what each task's claim says, and the judges it is checked with (metric, label, higher is better)
+CLAIMS = {
+    "class-generation": "generated images show the requested class",
+    "translation": "translated images show the target class",
+    "sketch-to-image": "images drawn from sketches show their class",
+    "inversion": "inversions show the class of the inverted image",
+    "inpainting": "inpainted images show their class",
+    "super-resolution": "super-resolved images show their class",
+}
+JUDGES = (("evaluator accuracy", "LeNet accuracy", True), ("noised accuracy", "LeNet accuracy under noise", True),
+          ("knn accuracy", f"{KNN_K}-NN pixel accuracy", True),
+          ("realism", "realism: NN distance / real's (lower better)", False),
+          ("ssim", "SSIM to the ground truth", True))
+
+
+def claims_table(per: pd.DataFrame, standard: str, robust: str) -> pd.DataFrame:
+    """One claim row per task and judge: robust minus standard with its paired 95% interval over the same images."""
+    rows = []
+    for task, text in CLAIMS.items():
+        t = per[per["task"] == task]
+        a, b = t[t["model"] == standard].sort_values("image"), t[t["model"] == robust].sort_values("image")
+        if a.empty or b.empty:
+            continue
+        for col, label, higher in JUDGES:
+            if col not in t or a[col].isna().all():
+                continue
+            diff, lo, hi = paired_interval(b[col].to_numpy(), a[col].to_numpy())
+            rows.append(claim(f"{task}: {text}", label, float(a[col].mean()), float(b[col].mean()), lo, hi,
+                              higher_is_better=higher, robust_label=robust, standard_label=standard))
+    return pd.DataFrame(rows)
+
+
+def _fit_and_bank(train, test, n_ref: int, split: int, s: GenerationSettings, *, separate: bool):
+    """(images the class seeds are fitted on, the pixel judges' bank images and labels).
+
+    With a training split separate from ``data``, its last ``knn_bank`` images are held out for the judges and
+    the seeds are fitted on the rest; without one, the bank is the second half of the real reference and the
+    seeds are fitted on the images before it.
+    """
+    if separate:
+        hold = min(s.knn_bank, len(train) // 2)
+        cut = len(train) - hold
+        fit = ImageTensorDataset(train.images[:cut], train.targets[:cut], train.info)
+        return fit, train.images[cut:], train.targets[cut:]
+    half = split + max(2, n_ref // 2)
+    fit = ImageTensorDataset(test.images[:half], test.targets[:half], test.info)
+    return fit, test.images[half:split + n_ref], test.targets[half:split + n_ref]
+
+
 def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, device=None, progress: bool = True,
             seed: int = 0, **settings) -> Result:
-    """Class generation, inpainting, super-resolution, translation, inversion and feature visualisation with each
-    model from the same seeds, judged by an evaluator that generated nothing.
+    """Class generation, inpainting, super-resolution, translation, sketch-to-image, inversion and feature
+    visualisation with each model from the same seeds, judged by three instruments that generated nothing.
 
     ``data`` supplies the task inputs (its first images) and the real reference (its later images); class seeds
-    are fitted on ``train_data``. Intervals: Student-t over images for accuracies, MSE and SSIM; bootstrap over the
-    generated images for the Fréchet distance (estimate ± 1.96 bootstrap standard deviations).
+    are fitted on ``train_data`` less its last ``knn_bank`` images, which the pixel judges keep. Judges: an
+    independent network (accuracy, noised accuracy, Fréchet distance), a k-NN classifier in pixel space and a
+    realism score (nearest same-class bank image, relative to real test images'). Intervals: Student-t over
+    images; bootstrap for the Fréchet distance (estimate ± 1.96 bootstrap standard deviations). ``claims``:
+    robust minus standard per task and judge, paired over the same images.
     """
     s = GenerationSettings.from_mapping(settings)
     device = resolve_device(device)
@@ -134,6 +242,7 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     test = resolve_data(data)
     check_compatible(named, test)
     train = _train_split(data, s, test)
+    separate = train is not test
     n_ref = min(s.reference_size, len(test) - s.n)
     if n_ref < 2:
         raise SettingsError(f"the data has {len(test)} images: too few for n={s.n} task inputs plus a real reference "
@@ -143,12 +252,17 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     order = torch.cat([torch.arange(split), rest])  # the real reference: classes interleaved, so any prefix has all
     test = ImageTensorDataset(test.images[order], test.targets[order], test.info)
     n_ref = min(n_ref, len(test) - split)
+    fit, bank, bank_labels = _fit_and_bank(train, test, n_ref, split, s, separate=separate)
     cfg = ShowcaseConfig(per_class=s.per_class, n_inputs=s.n, n_units=s.n_units, seed_resolution=s.seed_resolution,
                          sr_factor=s.sr_factor, mask_size=s.mask_size, lam=s.lam,
                          confidence=s.confidence or None, tasks=tuple(s.tasks), reference_split=split,
-                         reference_size=n_ref, seed=seed, translation=_translation(test.info.num_classes))
+                         reference_size=n_ref, seed=seed, translation=_translation(test.info.num_classes),
+                         budgets=parse_budgets(s.budget))
     if s.steps_factor != 1.0:
         cfg = cfg.scaled_steps(s.steps_factor)
+    real_half = slice(split, split + max(2, n_ref // 2))
+    pixels = PixelJudge(bank, bank_labels, test.images[real_half], test.targets[real_half],
+                        k=min(KNN_K, len(bank)))
     rng = np.random.default_rng(seed)
     with preserved(named.values()), seeded(seed, [device]):
         evaluator, about = _evaluator(s, train, named, seed)
@@ -157,33 +271,72 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
             for m in named.values():
                 m.to(device)
             reference = real_reference(evaluator, test, cfg)
-            out = run_showcase(named, evaluator, train, test, cfg, progress=progress, reference=reference)
+            out = run_showcase(named, evaluator, fit, test, cfg, progress=progress, reference=reference)
             judge = Evaluator(evaluator)
             rows, per = [], []
             for task, results in out.results.items():
                 for label, r in results.items():
-                    a, b = _measure(task, label, r, judge, reference, s, rng, seed)
+                    a, b = _measure(task, label, r, judge, pixels, reference, s, rng, seed)
                     rows += a
                     per.append(b)
     table = pd.DataFrame(rows)
-    figures, captions = _figures(out, test.info.class_names)
+    per = pd.concat(per, ignore_index=True)
+    _add_pixel_columns(out, pixels, test.images[real_half], test.targets[real_half])
+    figures, captions = _figures(out, test.info.class_names) if s.figures else ({}, {})
+    if s.sweep:
+        from optimist.generation.sweep import COMMAND, SHIPPED, sweep_figure
+
+        path = SHIPPED if s.sweep == "shipped" else Path(s.sweep)
+        command = COMMAND if s.sweep == "shipped" else f"python -m optimist.generation.sweep --out {path}"
+        figures["sweep"] = sweep_figure(pd.read_csv(path), command)
+        captions["sweep"] = (f"Saved numbers, not this run: each task's judges against the L2 radius (or step size), "
+                             f"one line per model and step count (dashed: standard), measured by `{command}`. "
+                             "Look for the radius where the robust lines pull away from the standard ones "
+                             "on every judge: the defaults sit there.")
     names = list(named)
     extra = {"All measures, with the seeds and real images as references": out.table.set_index(["task",
                                                                                                   "generator"])}
+    pair = claim_pair(named)
+    claims = claims_table(per, *pair) if pair else pd.DataFrame()
     if len(names) > 1:
         gains = improvement_summary(out.table, names[-1], names[0])
         if not gains.empty:
             extra[f"{names[-1]} minus {names[0]}"] = gains
     text = (f"A classifier can generate: every task runs core's PGD engine on the classifier's own objective, from "
-            f"the same seeds for every model (Santurkar et al. 2019; Engstrom et al. 2019). Judge: {about}; it "
-            "generated nothing. Evaluator accuracy: does an independent classifier see the target class? Noised "
-            f"accuracy: the same under Gaussian pixel noise (sigma {NOISE_SIGMA}, {NOISE_DRAWS} draws), which "
-            "small adversarial patterns do not survive. Fréchet distance in the evaluator's features to real "
-            "images of the same classes (lower is better; the 'real images' reference row is the floor).")
+            f"the same seeds for every model (Santurkar et al. 2019; Engstrom et al. 2019). Three judges, none of "
+            f"which generated: {about} (accuracy; noised accuracy under Gaussian pixel noise, sigma "
+            f"{NOISE_SIGMA}, {NOISE_DRAWS} draws, which small adversarial patterns do not survive; Fréchet distance "
+            f"in its features to real images of the same classes, lower is better); a {KNN_K}-nearest-neighbour "
+            f"classifier on raw pixels of {len(bank)} held-out real images (knn accuracy); and realism, the "
+            "distance to the nearest of those images of the target class divided by the median of that distance "
+            "for real test images (about 1 for real images, lower is better). The 'real images' rows are the "
+            "floor. A high network accuracy with a poor k-NN accuracy and realism means a pattern that fools "
+            "networks, not a picture.")
     record = run_settings("generation", s, models, data, seed=seed, device=device)
     record["evaluator"] = about
     record["budgets"] = {t: b.to_dict() for t, b in cfg.budgets.items() if t in cfg.tasks}
-    return Result("generation", table, pd.concat(per, ignore_index=True), figures, captions, record, text, extra)
+    return Result("generation", table, per, figures, captions, record, text, extra, claims=claims)
+
+
+def _add_pixel_columns(out, pixels: PixelJudge, real: torch.Tensor, real_labels: torch.Tensor) -> None:
+    """k-NN accuracy and realism for every row of the showcase table: seeds, each model, real images."""
+    knn, realism = [], []
+    real_row = (pixels.knn_correct(real, real_labels).mean(), pixels.realism(real, real_labels).mean())
+    for _, row in out.table.iterrows():
+        results = out.results.get(row["task"], {})
+        first = next(iter(results.values()), None)
+        if first is None or first.targets is None or len(first.targets) < 2:
+            knn.append(np.nan)
+            realism.append(np.nan)
+        elif row["generator"] == "real images":
+            knn.append(real_row[0])
+            realism.append(real_row[1])
+        else:
+            x = first.seeds if row["generator"] == "seed (no PGD)" else results[row["generator"]].images
+            knn.append(pixels.knn_correct(x, first.targets).mean())
+            realism.append(pixels.realism(x, first.targets).mean())
+    out.table["knn accuracy"] = knn
+    out.table["realism"] = realism
 
 
 def _translation(num_classes: int) -> dict[int, int]:

@@ -62,12 +62,14 @@ SUPER_RESOLUTION = Budget(eps=scale_l2_eps(8.0), step_size=0.04, steps=30)
 TRANSLATION = Budget(eps=scale_l2_eps(80.0), step_size=0.2, steps=60)
 INVERSION = Budget(eps=math.inf, step_size=0.15, steps=120)
 VISUALISATION = Budget(eps=math.inf, step_size=0.15, steps=60)
+SKETCH = Budget(eps=scale_l2_eps(40.0), step_size=0.12, steps=50)
 
 DEFAULTS = {
     "class-generation": GENERATION,
     "inpainting": INPAINTING,
     "super-resolution": SUPER_RESOLUTION,
     "translation": TRANSLATION,
+    "sketch-to-image": SKETCH,
     "inversion": INVERSION,
     "feature-visualisation": VISUALISATION,
 }

@@ -19,10 +19,12 @@ from optimist.generation.result import TaskResult
 from optimist.generation.seeds import ClassGaussian, class_labels
 from optimist.generation.tasks import (
     downsample,
+    edge_map,
     generate,
     inpaint,
     invert,
     noise_seeds,
+    sketch_to_image,
     square_mask,
     super_resolve,
     top_units,
@@ -147,6 +149,10 @@ def run_showcase(generators: dict[str, nn.Module], evaluator: nn.Module, train, 
         keep = target != y
         jobs["translation"] = lambda m: translate(m, x[keep], target[keep], b["translation"], source_classes=y[keep],
                                                   confidence=config.confidence)
+    if "sketch-to-image" in config.tasks:
+        sketches = edge_map(x)
+        jobs["sketch-to-image"] = lambda m: sketch_to_image(m, sketches, y, b["sketch-to-image"], ground_truth=x,
+                                                            confidence=config.confidence)
     if "inversion" in config.tasks:
         inv_seeds = noise_seeds(len(x), tuple(x.shape[1:]), generator=g(3))
         jobs["inversion"] = lambda m: invert(m, x, inv_seeds, b["inversion"], labels=y)
