@@ -91,6 +91,9 @@ def test_application_contract(name, kind, cifar_tensors, tmp_path):
     assert table[list(TABLE_COLUMNS)].notna().all().all(), table[table[list(TABLE_COLUMNS)].isna().any(axis=1)]
     assert (table["low"] <= table["value"] + 1e-9).all() and (table["value"] <= table["high"] + 1e-9).all()
     assert result.settings["settings"] and result.settings["versions"]["torch"] == torch.__version__
+    if len(result.claims):  # claims name two of the models and carry an interval and a verdict
+        assert {"claim", "metric", "standard", "robust", "low", "high", "verdict"} <= set(result.claims.columns)
+        assert set(result.claims["verdict"]) <= {"✅", "❌", "≈"}
     result.save(tmp_path / "out")
     assert pd.read_csv(tmp_path / "out" / "table.csv").shape == table.shape
     assert json.loads((tmp_path / "out" / "settings.json").read_text())["application"] == name

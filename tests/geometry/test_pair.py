@@ -49,4 +49,7 @@ def test_demo_quick(small_zoo, tmp_path):
     settings = json.loads((tmp_path / "settings" / "geometry.json").read_text())
     assert settings["settings"]["n_margin"] == 16 and "seconds" in settings
     assert len(result.table) == len(table)
+    claims = pd.read_csv(tmp_path / "claims.csv")  # the report's first table
+    margin = claims[claims["metric"] == "median L2 DeepFool margin"].iloc[0]
+    assert margin["verdict"] == "✅" and margin["low"] > 0 and margin["models"] == "L∞ 0.1 vs standard"
     assert torch.is_grad_enabled()

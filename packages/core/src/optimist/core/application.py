@@ -53,6 +53,8 @@ class Result:
     settings: dict = field(default_factory=dict)
     text: str = ""
     extra_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: the application's claims, robust versus standard (rows made by :func:`claim`), for the report's first screen
+    claims: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def __post_init__(self) -> None:
         missing = [c for c in TABLE_COLUMNS if c not in self.table.columns]
@@ -61,6 +63,11 @@ class Result:
 
     def to_section(self, section) -> None:
         """Add text, tables, figures (with their captions) and settings to a report section."""
+        if len(self.claims):
+            section.add_claims(self.claims)
+            section.add_table(self.claims.set_index("claim"), "Claims",
+                              "Robust minus standard with its 95% interval; the verdict says whether the interval "
+                              "supports the claim.")
         if self.text:
             section.add_text(self.text)
         section.add_table(self.table.set_index(["model", "measurement"]), "Results",
@@ -81,7 +88,11 @@ class Result:
         atomic_write_text(folder / "table.csv", self.table.to_csv(index=False))
         atomic_write_text(folder / "per_example.csv", self.per_example.to_csv(index=False))
         atomic_write_text(folder / "settings.json", json.dumps(self.settings, indent=2, default=str))
-        report = Report(folder, title or f"Optimist {self.application}")
+        from optimist.core.report import provenance
+
+        command = self.settings.get("command")
+        report = Report(folder, title or f"Optimist {self.application}",
+                        provenance=provenance(command if isinstance(command, list) else None))
         figures = dict(self.figures)
         self.to_section(report.section(self.application.capitalize()))
         self.figures = figures  # add_figure closes each figure; keep the handles for the caller
@@ -192,6 +203,46 @@ def check_compatible(models: Mapping[str, nn.Module], data, *, labels: bool = Tr
         if labels and int(y.max()) >= k or int(y.min()) < 0:
             raise DataMismatchError(f"the data has labels in [{int(y.min())}, {int(y.max())}] but model {label!r} "
                                     f"has {k} classes")
+
+
+def claim(claim: str, metric: str, standard: float, robust: float, low: float, high: float, *,
+          higher_is_better: bool = True, robust_label: str = "robust", standard_label: str = "standard") -> dict:
+    """One row of a claims table: robust minus standard (``low``/``high``: its 95% interval) and the verdict.
+
+    ✅ when the whole interval favours the robust model, ❌ when it favours the standard one, ≈ otherwise.
+    """
+    import math
+
+    diff = robust - standard
+    sign = 1 if higher_is_better else -1
+    if math.isnan(low) or math.isnan(high):
+        verdict = "≈"
+    elif sign * low > 0 and sign * high > 0:
+        verdict = "✅"
+    elif sign * low < 0 and sign * high < 0:
+        verdict = "❌"
+    else:
+        verdict = "≈"
+    return {"claim": claim, "metric": metric, "standard": standard, "robust": robust, "difference": diff,
+            "low": low, "high": high, "interval": f"[{low:+.3g}, {high:+.3g}]", "verdict": verdict,
+            "models": f"{robust_label} vs {standard_label}"}
+
+
+def claim_pair(models: Mapping[str, nn.Module]) -> tuple[str, str] | None:
+    """(standard label, robust label) for a claims table: from the models' training records when they have them
+    (the normally trained one, and the one trained with the largest budget), else the first and the last model;
+    None for fewer than two models."""
+    from optimist.core.kit import training_threat
+
+    labels = list(models)
+    if len(labels) < 2:
+        return None
+    threats = {k: training_threat(m) for k, m in models.items()}
+    standard = [k for k, t in threats.items() if t == (None, 0.0)]
+    robust = [k for k, t in threats.items() if t is not None and t[0] is not None]
+    if standard and robust:
+        return standard[0], max(robust, key=lambda k: threats[k][1])
+    return labels[0], labels[-1]
 
 
 def run_settings(app: str, settings: Settings, models: Mapping[str, nn.Module | str], data, *, seed: int,

@@ -65,7 +65,11 @@ def run_demos(names: list[str] | None, options: DemoOptions, title: str = "Optim
     if unknown:
         raise ValueError(f"unknown demo(s) {unknown}; installed demos: {', '.join(demos)}. "
                          "Install an application package (pip install -e packages/NAME) to add its demo.")
-    report = Report(options.out_dir, title)
+    from optimist.core.report import provenance
+
+    banner = ("Smoke run (--quick): tiny settings and stand-in models - these numbers are not results."
+              if options.quick else None)
+    report = Report(options.out_dir, title, banner=banner, provenance=provenance())
     timings = {}
     for name in names:
         fn: DemoFn = demos[name].load()
@@ -77,7 +81,8 @@ def run_demos(names: list[str] | None, options: DemoOptions, title: str = "Optim
         print(f"[optimist demo] {name} done in {timings[name]:.0f} s", flush=True)
         report.write()  # a partial report survives a later failure
     settings = {"demos": names, "options": options.to_dict(), "seconds": timings, "argv": sys.argv,
-                "python": platform.python_version(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+                "python": platform.python_version(), "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "provenance": report.provenance, "quick": options.quick}
     (Path(options.out_dir) / "settings.json").write_text(json.dumps(settings, indent=2))
     return report.write()
 

@@ -27,6 +27,7 @@ class Section:
     title: str
     out_dir: Path
     items: list[tuple[str, str]] = field(default_factory=list)
+    claims: list[dict] = field(default_factory=list)
 
     @property
     def slug(self) -> str:
@@ -64,6 +65,11 @@ class Section:
         self.items.append(("table", f"<h3>{html.escape(name)}</h3>{cap}{table}"))
         return path
 
+    def add_claims(self, claims) -> None:
+        """Rows for the report's "claims at a glance" table (see :func:`optimist.core.application.claim`)."""
+        rows = claims.to_dict("records") if hasattr(claims, "to_dict") else list(claims)
+        self.claims.extend({"section": self.title, **r} for r in rows)
+
     def add_settings(self, settings: dict) -> Path:
         """Record the settings that produced this section (JSON beside the report, and shown inline)."""
         path = self.out_dir / "settings" / f"{self.slug}.json"
@@ -81,16 +87,64 @@ figure{margin:1em 0} img{max-width:100%} figcaption,.caption{color:#555;font-siz
 table.table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 table.table td,table.table th{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:right}
 pre{background:#f5f5f5;padding:.5em;overflow:auto;font-size:.8em}
+.banner{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em;font-weight:bold;margin:1em 0}
+table.claims td{text-align:left}
 """
 
 
-class Report:
-    """Collects sections and writes ``index.html`` (self-contained) into ``out_dir``."""
+def provenance(command: list[str] | None = None) -> dict:
+    """How a report was made: date, Optimist and library versions, git commit (when in a checkout), command."""
+    import datetime
+    import platform
+    import subprocess
+    import sys
+    from importlib.metadata import distributions
 
-    def __init__(self, out_dir: str | Path, title: str = "Optimist report"):
+    versions = {d.metadata["Name"]: d.version for d in distributions()
+                if (d.metadata["Name"] or "").lower().startswith("optimist")}
+    import torch
+
+    versions.update({"torch": torch.__version__, "python": platform.python_version()})
+    commit = None
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+        if out.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            commit = out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    argv = command if command is not None else ["optimist", *sys.argv[1:]]
+    return {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "versions": versions,
+            "commit": commit, "command": " ".join(argv)}
+
+
+def _claims_table(rows: list[dict]) -> str:
+    import pandas as pd
+
+    df = pd.DataFrame(rows)
+    cols = [c for c in ("section", "claim", "metric", "standard", "robust", "difference", "interval", "verdict")
+            if c in df.columns]
+    return df[cols].to_html(index=False, border=0, classes="table claims", float_format=lambda v: f"{v:.3g}",
+                            escape=True)
+
+
+class Report:
+    """Collects sections and writes ``index.html`` (self-contained) into ``out_dir``.
+
+    The page opens with how it was made (``provenance``), a banner when it is a smoke run, and the claims of
+    every section at a glance; then the sections.
+    """
+
+    def __init__(self, out_dir: str | Path, title: str = "Optimist report", *, banner: str | None = None,
+                 provenance: dict | None = None):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.title = title
+        self.banner = banner
+        self.provenance = provenance
         self.sections: list[Section] = []
 
     def section(self, title: str) -> Section:
@@ -102,9 +156,27 @@ class Report:
         toc = "".join(f'<li><a href="#{s.slug}">{html.escape(s.title)}</a></li>' for s in self.sections)
         body = "".join(f'<h2 id="{s.slug}">{html.escape(s.title)}</h2>' + "".join(h for _, h in s.items)
                        for s in self.sections)
+        head = ""
+        if self.banner:
+            head += f"<div class='banner'>{html.escape(self.banner)}</div>"
+        if self.provenance:
+            p = self.provenance
+            versions = ", ".join(f"{k} {v}" for k, v in p.get("versions", {}).items())
+            head += (f"<p class='caption'>Made {html.escape(str(p.get('date')))} by <code>"
+                     f"{html.escape(str(p.get('command')))}</code>; commit {html.escape(str(p.get('commit')))}; "
+                     f"{html.escape(versions)}.</p>")
+        claims = [c for s in self.sections for c in s.claims]
+        if claims:
+            import pandas as pd
+
+            head += ("<h2 id='claims'>Claims at a glance</h2><p class='caption'>One row per claim: the robust and "
+                     "standard models' values, their difference with its 95% interval, and the verdict (✅ the "
+                     "interval says robust is better, ❌ it says robust is worse, ≈ it includes no difference)."
+                     "</p>" + _claims_table(claims))
+            pd.DataFrame(claims).to_csv(self.out_dir / "claims.csv", index=False)
         page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
-                f"<style>{_STYLE}</style></head><body><h1>{html.escape(self.title)}</h1><ul>{toc}</ul>{body}"
-                "</body></html>")
+                f"<style>{_STYLE}</style></head><body><h1>{html.escape(self.title)}</h1>{head}<ul>{toc}</ul>"
+                f"{body}</body></html>")
         path = self.out_dir / "index.html"
         atomic_write_text(path, page)
         return path

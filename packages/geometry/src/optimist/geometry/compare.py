@@ -12,7 +12,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from optimist.core.application import Result, check_compatible, resolve_data, resolve_models, run_settings
+from optimist.core.application import (
+    Result,
+    check_compatible,
+    claim,
+    claim_pair,
+    resolve_data,
+    resolve_models,
+    run_settings,
+)
 from optimist.core.attacks import Threat, as_threat
 from optimist.core.kit import predict, preserved, resolve_device, seeded, t_interval
 from optimist.core.settings import Settings, SettingsError, setting
@@ -63,6 +71,45 @@ def _median_ci(values: np.ndarray, rng: np.random.Generator, resamples: int) -> 
     return float(np.median(v)), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
 
 
+def _paired_median_difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator,
+                              resamples: int) -> tuple[float, float, float]:
+    """median(a) - median(b) over the same images, with a paired bootstrap 95% interval (images resampled)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    if len(a) < 2:
+        return math.nan, math.nan, math.nan
+    idx = rng.integers(0, len(a), size=(resamples, len(a)))
+    boots = np.median(a[idx], axis=1) - np.median(b[idx], axis=1)
+    return float(np.median(a) - np.median(b)), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
+
+
+def _claims(pair, margins, freq, curv, fooled, rng, resamples) -> pd.DataFrame:
+    if pair is None:
+        return pd.DataFrame()
+    std, rob = pair
+    rows = []
+
+    def median_claim(text, metric, a, b, higher):
+        d, lo, hi = _paired_median_difference(a, b, rng, resamples)
+        rows.append(claim(text, metric, float(np.median(b)), float(np.median(a)), lo, hi, higher_is_better=higher,
+                          robust_label=rob, standard_label=std))
+
+    median_claim("Robust models are further from their decision boundary", "median L2 DeepFool margin",
+                 margins[rob]["l2"].margin.cpu().numpy(), margins[std]["l2"].margin.cpu().numpy(), True)
+    median_claim("The robust margin grows most in the high frequencies", "median L2 margin, highest DCT block",
+                 freq[rob].margin[:, -1].cpu().numpy(), freq[std].margin[:, -1].cpu().numpy(), True)
+    median_claim("Robust models have a flatter loss in input space", "median largest input-Hessian eigenvalue",
+                 curv[rob].cpu().numpy(), curv[std].cpu().numpy(), False)
+    if rob in fooled and std in fooled:
+        a, b = fooled[rob], fooled[std]
+        d, lo, hi = t_interval(a - b)
+        rows.append(claim("A universal perturbation fools a robust model far less often", "held-out fooling rate",
+                          float(b.mean()), float(a.mean()), lo, hi, higher_is_better=False, robust_label=rob,
+                          standard_label=std))
+    return pd.DataFrame(rows)
+
+
 def _random_fooled(model: nn.Module, x: torch.Tensor, threat: Threat, gen: torch.Generator) -> torch.Tensor:
     """Which images one random point on the ball's boundary fools: the baseline a universal perturbation must beat."""
     v = torch.randn(x[:1].shape, generator=gen).to(x)
@@ -92,7 +139,7 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     x_sub, x_curv = x_all[: s.n_subspace], x_all[: s.n_curvature]
     uthreat = as_threat(s.universal_threat)
     rows, per_example, timings = [], [], {}
-    margins, freq, curv, uaps = {}, {}, {}, {}
+    margins, freq, curv, uaps, fooled_by = {}, {}, {}, {}, {}
 
     def add(label, measurement, values, *, median=False):
         v, lo, hi = _median_ci(values, rng, s.bootstrap) if median else t_interval(values)
@@ -133,7 +180,8 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
             if len(heldout):
                 v = uaps[label].perturbation
                 fooled = (predict(model, (heldout + v.to(heldout)).clamp(0, 1)) != predict(model, heldout))
-                add(label, f"universal fooling rate ({s.universal_threat}, held-out)", fooled.float().cpu().numpy())
+                fooled_by[label] = fooled.float().cpu().numpy()
+                add(label, f"universal fooling rate ({s.universal_threat}, held-out)", fooled_by[label])
                 add(label, f"random-noise fooling rate ({s.universal_threat})",
                     _random_fooled(model, heldout, uthreat, gen).float().cpu().numpy())
             for i in range(len(x_m)):
@@ -165,8 +213,9 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
             f"bootstrap 95% intervals ({s.bootstrap} resamples), rates Student-t intervals over images.")
     record = run_settings("geometry", s, models, data, seed=seed, device=device)
     record["seconds"] = {k: {i: round(t, 2) for i, t in v.items()} for k, v in timings.items()}
+    claims = _claims(claim_pair(named), margins, freq, curv, fooled_by, rng, s.bootstrap)
     return Result("geometry", table, pd.DataFrame(per_example), figures, {k: captions[k] for k in figures},
-                  record, text)
+                  record, text, claims=claims)
 
 
 __all__ = ["GeometrySettings", "compare"]

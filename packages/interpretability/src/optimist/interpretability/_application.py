@@ -8,7 +8,15 @@ from typing import Mapping
 import pandas as pd
 from torch import nn
 
-from optimist.core.application import Result, check_compatible, resolve_data, resolve_models, run_settings
+from optimist.core.application import (
+    Result,
+    check_compatible,
+    claim,
+    claim_pair,
+    resolve_data,
+    resolve_models,
+    run_settings,
+)
 from optimist.core.kit import evaluating, preserved, resolve_device, seeded, training_threat
 from optimist.core.settings import Settings, SettingsError, setting
 from optimist.interpretability.attributions import METHODS
@@ -63,6 +71,31 @@ def _differences(cmp: Comparison, reference: str) -> pd.DataFrame:
     return d
 
 
+_CLAIMS = {  # metric -> the claim, for gradient maps (the papers' claims are about the plain gradient)
+    "alignment": "Robust models' gradients align with the image (perceptually aligned saliency)",
+    "deletion": "Deleting a robust model's top-ranked pixels destroys its prediction faster",
+    "infidelity": "A robust model's map predicts its output changes better (lower infidelity)",
+}
+
+
+def _claims(cmp: Comparison, pair, method: str) -> pd.DataFrame:
+    if pair is None:
+        return pd.DataFrame()
+    std, rob = pair
+    d = cmp.differences(std)
+    means = cmp.table.set_index(["model", "method", "metric"])["mean"]
+    rows = []
+    for metric, text in _CLAIMS.items():
+        r = d[(d["model"] == rob) & (d["method"] == method) & (d["metric"] == metric)]
+        if r.empty:
+            continue
+        r = r.iloc[0]
+        rows.append(claim(text, f"{metric} ({method} maps)", float(means[(std, method, metric)]),
+                          float(means[(rob, method, metric)]), float(r["ci_low"]), float(r["ci_high"]),
+                          higher_is_better=DIRECTION[metric] > 0, robust_label=rob, standard_label=std))
+    return pd.DataFrame(rows)
+
+
 def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, device=None, progress: bool = True,
             seed: int = 0, **settings) -> Result:
     """Explain each model's prediction on the same images with captum methods and score every map.
@@ -109,5 +142,7 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
             "2019): robust models' gradients are perceptually aligned with the image.")
     extra = {f"Paired differences from {reference}": diffs.set_index(["model", "method", "metric"])} \
         if len(diffs) else {}
+    claims = _claims(cmp, claim_pair(named), "gradient" if "gradient" in s.methods else s.methods[0])
     return Result("interpretability", _table(cmp, labels, reference), cmp.per_example, figures, captions,
-                  run_settings("interpretability", s, models, data, seed=seed, device=device), text, extra)
+                  run_settings("interpretability", s, models, data, seed=seed, device=device), text, extra,
+                  claims=claims)

@@ -20,7 +20,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from optimist.core.application import Result, check_compatible, resolve_data, resolve_models, run_settings
+from optimist.core.application import (
+    Result,
+    check_compatible,
+    claim,
+    claim_pair,
+    resolve_data,
+    resolve_models,
+    run_settings,
+)
 from optimist.core.kit import paired_interval, predict, preserved, t_interval
 from optimist.core.settings import Settings, SettingsError, setting
 from optimist.shifts.corruptions import corruption_names
@@ -108,6 +116,9 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
     check_compatible(models, data)
     labels = list(models)
     base = _baseline(labels, s.baseline)
+    pair = claim_pair(models)
+    pair = (base, pair[1]) if pair is not None and pair[1] != base else None
+    claims: list[dict] = []
     names = list(s.corruptions or corruption_names())
     sevs = sorted(s.severities)
     n = min(s.n, len(data))
@@ -230,6 +241,11 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
             r = np.stack([correct[base][c].mean(0) for c in cs]).mean(0)
             v, lo, hi = paired_interval(a, r)
             add(m, f"band accuracy difference vs {base}", v, lo, hi, n, band=b, corruptions=len(cs))
+            if pair is not None and (base, m) == pair and b in _BAND_CLAIMS:
+                text, higher = _BAND_CLAIMS[b]
+                claims.append(claim(text, f"mean accuracy over {b}-frequency corruptions ({len(cs)})",
+                                    float(r.mean()), float(a.mean()), lo, hi, higher_is_better=higher,
+                                    robust_label=m, standard_label=base))
 
     # heat maps: mean error per band, per model, with intervals over images
     hm_rows = []
@@ -298,7 +314,13 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
                  "the corruption equals its clean error, so the ratio has no denominator).")
     return Result(application="shifts", table=table, per_example=per_example, figures=figs, captions=captions,
                   settings=run_settings("shifts", s, models_in, data_in, seed=seed, device=device), text=text,
-                  extra_tables=extra)
+                  extra_tables=extra, claims=pd.DataFrame(claims))
+
+
+_BAND_CLAIMS = {  # Yin et al. 2019: adversarial training helps against high-frequency corruptions, hurts low
+    "high": ("Adversarial training improves accuracy under high-frequency corruptions (Yin et al.)", True),
+    "low": ("... and lowers it under low-frequency corruptions such as fog and contrast (Yin et al.)", False),
+}
 
 
 def _summary(table, labels, base, names, band_of_c, heat) -> str:

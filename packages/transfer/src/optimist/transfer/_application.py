@@ -11,7 +11,15 @@ import pandas as pd
 import torch
 from torch import nn
 
-from optimist.core.application import Result, check_compatible, resolve_data, resolve_models, run_settings
+from optimist.core.application import (
+    Result,
+    check_compatible,
+    claim,
+    claim_pair,
+    resolve_data,
+    resolve_models,
+    run_settings,
+)
 from optimist.core.data import ImageTensorDataset, subset
 from optimist.core.kit import preserved, resolve_device, seeded, t_interval
 from optimist.core.models import require_classifier
@@ -117,6 +125,27 @@ def _gains(df: pd.DataFrame, labels: dict[str, str], reference: str) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def _claims(df: pd.DataFrame, labels: dict[str, str], pair: tuple[str, str], shots: list) -> pd.DataFrame:
+    """Utrera et al.'s claim at the fewest and most labels: robust features transfer better with few labels."""
+    by_label = {v: k for k, v in labels.items()}
+    std, rob = by_label[pair[0]], by_label[pair[1]]
+    rows = []
+    for protocol in dict.fromkeys(df["protocol"]):
+        for k, text in ((shots[0], f"Robust features transfer better with few labels ({shots[0]} per class)"),
+                        (shots[-1], f"... and with {'all' if shots[-1] == ALL else shots[-1]} labels")):
+            a = df[(df["source"] == rob) & (df["protocol"] == protocol) & (df["shots"] == k)].set_index("seed")
+            b = df[(df["source"] == std) & (df["protocol"] == protocol) & (df["shots"] == k)].set_index("seed")
+            if a.empty or b.empty:
+                continue
+            diff = (a["accuracy"] - b["accuracy"].reindex(a.index)).dropna().to_numpy()
+            _, lo, hi = t_interval(diff)
+            rows.append(claim(text, f"target accuracy ({protocol}, {k}-shot)", float(b["accuracy"].mean()),
+                              float(a["accuracy"].mean()), lo, hi, robust_label=pair[1], standard_label=pair[0]))
+            if k == shots[-1] == shots[0]:
+                break
+    return pd.DataFrame(rows)
+
+
 def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, device=None, progress: bool = True,
             seed: int = 0, **settings) -> Result:
     """Linear probes (and optionally fine-tuning) on each model's penultimate features for a target task.
@@ -149,6 +178,8 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
                                        device=str(device), progress=progress))
     df = pd.concat(frames, ignore_index=True)
     table = _rows(df, labels, len(target.test))
+    pair = claim_pair(named)
+    claims = _claims(df, labels, pair, shots) if pair else pd.DataFrame()
     reference = sources[0].name
     gains = _gains(df, labels, reference) if len(sources) > 1 else pd.DataFrame()
     figures, captions = _figures(table, gains)
@@ -159,7 +190,7 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     extra = {f"Gain over {labels[reference]}": gains} if len(gains) else {}
     per_example = df.assign(model=df["source"].map(labels))
     return Result("transfer", table, per_example, figures, captions,
-                  run_settings("transfer", s, models, data, seed=seed, device=device), text, extra)
+                  run_settings("transfer", s, models, data, seed=seed, device=device), text, extra, claims=claims)
 
 
 def _figures(table: pd.DataFrame, gains: pd.DataFrame):
