@@ -162,3 +162,15 @@ def test_bad_data_specs(tmp_path):
         resolve_data("tensors:/no/such.pt")
     with pytest.raises(DataSpecError, match="unknown data spec option"):
         resolve_data("fashion-mnist?colour=1")
+
+
+def test_proportion_interval_stays_in_the_unit_interval():
+    from optimist.core.kit import proportion_interval, t_interval
+
+    v = [0.0] * 15 + [1.0]
+    p, lo, hi = proportion_interval(v)
+    assert p == 1 / 16 and 0 <= lo < p < hi <= 1
+    assert t_interval(v)[1] < 0  # the t interval leaves [0, 1] on the same data
+    assert proportion_interval([1.0] * 8)[1:] == (proportion_interval([1.0] * 8)[1], 1.0)
+    with pytest.raises(ValueError, match="0/1"):
+        proportion_interval([0.5, 1.0])

@@ -18,7 +18,7 @@ from optimist.core.attacks.checks import check_images, check_labels
 
 __all__ = [
     "check_images", "check_labels", "display_name", "evaluating", "model_device", "paired_interval", "predict",
-    "preserved", "resolve_device", "seeded", "t_interval", "training_threat",
+    "preserved", "proportion_interval", "resolve_device", "seeded", "t_interval", "training_threat",
 ]
 
 
@@ -109,6 +109,27 @@ def t_interval(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95
     sd = float(v.std(ddof=1))
     half = float(stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * sd / math.sqrt(len(v)))
     return m, m - half, m + half
+
+
+def proportion_interval(values: Sequence[float] | np.ndarray, *,
+                        confidence: float = 0.95) -> tuple[float, float, float]:
+    """(rate, low, high) for 0/1 outcomes (correct, fooled): the Wilson score interval, which stays in [0, 1].
+
+    Values other than 0 and 1 are an error: use :func:`t_interval` for means of other quantities.
+    """
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return math.nan, math.nan, math.nan
+    if not np.isin(v, (0.0, 1.0)).all():
+        raise ValueError("proportion_interval takes 0/1 outcomes; use t_interval for other values")
+    n, p = len(v), float(v.mean())
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return p, max(0.0, centre - half), min(1.0, centre + half)
 
 
 def paired_interval(a: Sequence[float], b: Sequence[float], *,

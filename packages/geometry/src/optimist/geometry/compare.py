@@ -22,7 +22,7 @@ from optimist.core.application import (
     run_settings,
 )
 from optimist.core.attacks import Threat, as_threat
-from optimist.core.kit import predict, preserved, resolve_device, seeded, t_interval
+from optimist.core.kit import predict, preserved, proportion_interval, resolve_device, seeded, t_interval
 from optimist.core.settings import Settings, SettingsError, setting
 from optimist.geometry.curvature import input_hessian_eigenvalue, local_linearity_gap
 from optimist.geometry.figures import plot_curvature, plot_frequency_margins, plot_margin_histograms, plot_universal
@@ -141,8 +141,9 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     rows, per_example, timings = [], [], {}
     margins, freq, curv, uaps, fooled_by = {}, {}, {}, {}, {}
 
-    def add(label, measurement, values, *, median=False):
-        v, lo, hi = _median_ci(values, rng, s.bootstrap) if median else t_interval(values)
+    def add(label, measurement, values, *, median=False, rate=False):
+        v, lo, hi = _median_ci(values, rng, s.bootstrap) if median else \
+            proportion_interval(values) if rate else t_interval(values)
         count = int(np.isfinite(np.asarray(values, dtype=float)).sum())
         rows.append({"model": label, "measurement": measurement, "value": v, "low": lo, "high": hi, "n": count,
                      "statistic": "median" if median else "mean"})
@@ -168,7 +169,7 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
             timings[label] = {"margins": t1 - t0, "frequency": t2 - t1, "curvature": t3 - t2, "universal": t4 - t3}
 
             l2, li = margins[label]["l2"], margins[label]["linf"]
-            add(label, "clean accuracy", correct)
+            add(label, "clean accuracy", correct, rate=True)
             add(label, "median L2 margin", l2.margin.cpu().numpy(), median=True)
             add(label, "median Linf margin", li.margin.cpu().numpy(), median=True)
             add(label, "rho L2 (mean margin / ||x||)", l2.relative.cpu().numpy())
@@ -181,9 +182,9 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
                 v = uaps[label].perturbation
                 fooled = (predict(model, (heldout + v.to(heldout)).clamp(0, 1)) != predict(model, heldout))
                 fooled_by[label] = fooled.float().cpu().numpy()
-                add(label, f"universal fooling rate ({s.universal_threat}, held-out)", fooled_by[label])
+                add(label, f"universal fooling rate ({s.universal_threat}, held-out)", fooled_by[label], rate=True)
                 add(label, f"random-noise fooling rate ({s.universal_threat})",
-                    _random_fooled(model, heldout, uthreat, gen).float().cpu().numpy())
+                    _random_fooled(model, heldout, uthreat, gen).float().cpu().numpy(), rate=True)
             for i in range(len(x_m)):
                 per_example.append({"model": label, "image": int(perm[i]), "correct": bool(correct[i]),
                                     "l2_margin": float(l2.margin[i]), "linf_margin": float(li.margin[i]),
@@ -210,7 +211,8 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     text = (f"Decision-boundary geometry of {len(named)} model(s) on {n} images of {ds.info.name}: DeepFool margins "
             f"on {len(x_m)}, DCT-block margins on {len(x_sub)}, curvature on {len(x_curv)}; the universal "
             f"perturbation is fitted on {n_fit} images and measured on the other {len(heldout)}. Medians carry "
-            f"bootstrap 95% intervals ({s.bootstrap} resamples), rates Student-t intervals over images.")
+            f"bootstrap 95% intervals ({s.bootstrap} resamples), rates Wilson intervals, means Student-t intervals "
+            "over images.")
     record = run_settings("geometry", s, models, data, seed=seed, device=device)
     record["seconds"] = {k: {i: round(t, 2) for i, t in v.items()} for k, v in timings.items()}
     claims = _claims(claim_pair(named), margins, freq, curv, fooled_by, rng, s.bootstrap)

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from optimist.core.kit import t_interval
+from optimist.core.kit import proportion_interval
 from optimist.interpretability.attributions import (
     METHODS,
     RANDOM,
@@ -182,7 +182,7 @@ def score_maps(models: Mapping[str, nn.Module], data, methods: Sequence[str] = D
         if y is not None:
             correct = (pred == y).double().cpu().numpy()
             accuracy[name] = float(correct.mean())
-            _, lo, hi = t_interval(correct)
+            _, lo, hi = proportion_interval(correct)
             accuracy_interval[name] = (lo, hi, len(correct))
         t = pred if target == "predicted" else y
         change = None

@@ -29,7 +29,7 @@ from optimist.core.application import (
     resolve_models,
     run_settings,
 )
-from optimist.core.kit import paired_interval, predict, preserved, t_interval
+from optimist.core.kit import paired_interval, predict, preserved, proportion_interval, t_interval
 from optimist.core.settings import Settings, SettingsError, setting
 from optimist.shifts.corruptions import corruption_names
 from optimist.shifts.data import VERSION, from_uint8, severity_stack, to_uint8
@@ -164,11 +164,12 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
                      **extra})
 
     for m in labels:
-        add(m, "clean accuracy", *t_interval(clean[m]), n)
+        add(m, "clean accuracy", *proportion_interval(clean[m].astype(float)), n)
     for m in labels:
         for name in names:
             for i, sv in enumerate(sevs):
-                add(m, "accuracy", *t_interval(correct[m][name][i]), n, corruption=name, severity=sv,
+                add(m, "accuracy", *proportion_interval(correct[m][name][i].astype(float)), n, corruption=name,
+                    severity=sv,
                     band=band_of_c[name])
     for m in labels:
         for name in names:
