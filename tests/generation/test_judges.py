@@ -101,7 +101,8 @@ def test_compare_reports_every_judge_and_claims(small_pair):
     assert {"evaluator accuracy", "noised accuracy", "knn accuracy", "realism", "frechet distance"} <= metrics
     assert (r.table["low"] <= r.table["value"] + 1e-9).all() and (r.table["value"] <= r.table["high"] + 1e-9).all()
     assert set(r.claims["models"]) == {"robust vs standard"}
-    assert len(r.claims) == 4 + 5  # generation: four judges; sketch: four and SSIM
+    assert len(r.claims) == 5 + 6  # generation: four per-image judges and FD; sketch: the same and SSIM
+    assert r.claims["metric"].str.startswith("Fréchet").sum() == 2
     assert r.claims["verdict"].isin(["✅", "❌", "≈"]).all()
     shown = r.extra_tables["All measures, with the seeds and real images as references"]
     assert shown.loc[("class-generation", "real images"), "realism"] == pytest.approx(1.0, abs=0.3)

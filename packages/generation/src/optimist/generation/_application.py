@@ -143,9 +143,11 @@ def _fd_interval(feats: torch.Tensor, targets: torch.Tensor, reference, s: Gener
 
 
 def _measure(task: str, label: str, r, judge: Evaluator, pixels: PixelJudge, reference, s, rng,
-             seed) -> tuple[list, pd.DataFrame]:
+             seed, fd_features: dict) -> tuple[list, pd.DataFrame]:
     rows, per = [], {"model": label, "task": task, "image": np.arange(len(r))}
     feats, preds = judge._run(r.images)
+    if r.targets is not None and len(r.targets) >= 2:
+        fd_features[(task, label)] = (feats, r.targets)
     if r.targets is not None and len(r.targets) >= 2:
         correct = (preds == r.targets).double().numpy()
         g = torch.Generator().manual_seed(seed)
@@ -188,8 +190,14 @@ JUDGES = (("evaluator accuracy", "LeNet accuracy", True), ("noised accuracy", "L
           ("ssim", "SSIM to the ground truth", True))
 
 
-def claims_table(per: pd.DataFrame, standard: str, robust: str) -> pd.DataFrame:
-    """One claim row per task and judge: robust minus standard with its paired 95% interval over the same images."""
+def claims_table(per: pd.DataFrame, standard: str, robust: str, *, fd: Mapping | None = None, reference=None,
+                 bootstrap: int = 200, rng: np.random.Generator | None = None, seed: int = 0) -> pd.DataFrame:
+    """One claim row per task and judge: robust minus standard with its paired 95% interval over the same images.
+
+    ``fd`` ({(task, model): (evaluator features, targets)}) with the ``reference`` adds a Fréchet-distance row
+    per task (paired bootstrap, see :func:`_paired_fd`).
+    """
+    rng = rng if rng is not None else np.random.default_rng(seed)
     rows = []
     for task, text in CLAIMS.items():
         t = per[per["task"] == task]
@@ -202,7 +210,27 @@ def claims_table(per: pd.DataFrame, standard: str, robust: str) -> pd.DataFrame:
             diff, lo, hi = paired_interval(b[col].to_numpy(), a[col].to_numpy())
             rows.append(claim(f"{task}: {text}", label, float(a[col].mean()), float(b[col].mean()), lo, hi,
                               higher_is_better=higher, robust_label=robust, standard_label=standard))
+        if fd is not None and (task, standard) in fd and (task, robust) in fd:
+            (fs, ys), (fr, _) = fd[(task, standard)], fd[(task, robust)]
+            std_fd, rob_fd, lo, hi = _paired_fd(fs, fr, ys, reference, bootstrap, rng, seed)
+            rows.append(claim(f"{task}: {text}", "Fréchet distance, LeNet features (lower better)", std_fd, rob_fd,
+                              lo, hi, higher_is_better=False, robust_label=robust, standard_label=standard))
     return pd.DataFrame(rows)
+
+
+def _paired_fd(fs: torch.Tensor, fr: torch.Tensor, targets: torch.Tensor, reference, bootstrap: int,
+               rng: np.random.Generator, seed: int) -> tuple[float, float, float, float]:
+    """Both models' Fréchet distances and the difference's interval: ± 1.96 sd of the difference over bootstrap
+    resamples of the images that draw the same indices for both models (paired)."""
+    std_fd, rob_fd = reference.frechet(fs, targets, seed=seed), reference.frechet(fr, targets, seed=seed)
+    real = reference.projection(reference.features[reference.sample_like(targets, seed=seed)].numpy())
+    ps, pr = reference.projection(fs.numpy()), reference.projection(fr.numpy())
+    diffs = []
+    for _ in range(bootstrap):
+        i = rng.integers(0, len(ps), len(ps))
+        diffs.append(frechet_distance(pr[i], real) - frechet_distance(ps[i], real))
+    half = 1.96 * float(np.std(diffs, ddof=1))
+    return std_fd, rob_fd, rob_fd - std_fd - half, rob_fd - std_fd + half
 
 
 def _fit_and_bank(train, test, n_ref: int, split: int, s: GenerationSettings, *, separate: bool):
@@ -273,10 +301,10 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
             reference = real_reference(evaluator, test, cfg)
             out = run_showcase(named, evaluator, fit, test, cfg, progress=progress, reference=reference)
             judge = Evaluator(evaluator)
-            rows, per = [], []
+            rows, per, fd_features = [], [], {}
             for task, results in out.results.items():
                 for label, r in results.items():
-                    a, b = _measure(task, label, r, judge, pixels, reference, s, rng, seed)
+                    a, b = _measure(task, label, r, judge, pixels, reference, s, rng, seed, fd_features)
                     rows += a
                     per.append(b)
     table = pd.DataFrame(rows)
@@ -297,7 +325,8 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     extra = {"All measures, with the seeds and real images as references": out.table.set_index(["task",
                                                                                                   "generator"])}
     pair = claim_pair(named)
-    claims = claims_table(per, *pair) if pair else pd.DataFrame()
+    claims = claims_table(per, *pair, fd=fd_features, reference=reference, bootstrap=s.bootstrap, rng=rng,
+                          seed=seed) if pair else pd.DataFrame()
     if len(names) > 1:
         gains = improvement_summary(out.table, names[-1], names[0])
         if not gains.empty:
@@ -347,16 +376,34 @@ def _translation(num_classes: int) -> dict[int, int]:
     return {k: (k + 1) % num_classes for k in range(num_classes)}
 
 
+#: per task: the one sentence that says what to look for in its grid
+LOOK_FOR = {
+    "class-generation": "from the same blurred 4x4 seeds, look for garments of the column's class in the robust "
+                        "rows and high-frequency noise in the standard one",
+    "inpainting": "look at the grey square: the robust rows continue the garment into it, the standard one "
+                  "leaves it grey or speckled",
+    "super-resolution": "compare with the blurred seed: the robust rows sharpen edges toward the ground truth, "
+                        "the standard one adds speckle",
+    "translation": "look for the target class (second line of the title) drawn over the source garment in the "
+                   "robust rows",
+    "sketch-to-image": "from white outlines, the robust rows fill in a solid garment, the standard one adds noise",
+    "inversion": "from noise, the robust rows redraw the ground-truth garment, the standard one produces texture",
+    "feature-visualisation": "look for a localised, shape-like pattern added by the robust rows and diffuse "
+                             "speckle by the standard one",
+}
+
+
 def _figures(out, class_names):
     from optimist.generation.figures import overview, task_grid
 
     figures = {"overview": overview(out.results, class_names, n=6)}
-    captions = {"overview": "Each task: the seeds, then each model's output from those seeds (first model first), "
-                            "and the ground truth where there is one. Look for garments in the robust rows and "
-                            "noise-like patterns in the standard ones."}
+    captions = {"overview": "Every task from the same seeds (first row), one row per model (standard first), then "
+                            "the ground truth: look for garments you can name in the robust rows and noise in "
+                            "the standard one."}
     for task, results in out.results.items():
         figures[task] = task_grid(results, class_names, n=10, title=task)
-        captions[task] = f"{task}: seeds, then each model's output, then the ground truth if any."
+        captions[task] = f"{task}: " + LOOK_FOR.get(task, "seeds, then each model's output, then the ground truth") \
+            + "."
     return figures, captions
 
 
