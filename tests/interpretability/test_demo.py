@@ -20,6 +20,8 @@ def test_quick_demo_writes_figures_and_tables(small_zoo, tmp_path):
     table = pd.read_csv(tmp_path / "tables" / "interpretability-results.csv")
     assert set(table["model"]) >= {"standard", "L∞ 0.1"}
     assert "random" in set(table["method"].dropna())
-    assert (tmp_path / "index.html").is_file()
+    page = (tmp_path / "index.html").read_text()
+    assert "Smoke run (--quick)" in page and "not results" in page  # a quick report says so on its first screen
+    assert "Made " in page and "commit" in page  # and how it was made
     diffs = pd.read_csv(next((tmp_path / "tables").glob("interpretability-paired-differences*.csv")))
     assert {"difference", "ci_low", "ci_high", "better"} <= set(diffs.columns)

@@ -7,8 +7,7 @@ import torch
 from optimist.core.data import DatasetInfo, ImageTensorDataset
 from optimist.core.models import build_model
 from optimist.transfer import FeatureCache, extract_features
-from optimist.transfer.features import default_cache, model_fingerprint
-from optimist.transfer.features import match_input
+from optimist.transfer.features import default_cache, match_input, model_fingerprint
 
 
 def _toy(n=40, channels=1, size=28, seed=0):

@@ -6,8 +6,7 @@ import torch
 from optimist.core.data import DatasetInfo, ImageTensorDataset
 from optimist.core.models import build_model
 from optimist.transfer import FinetuneConfig, finetune, finetune_accuracy
-from optimist.transfer.finetune import last_block
-from optimist.transfer.finetune import accuracy, prepare
+from optimist.transfer.finetune import accuracy, last_block, prepare
 
 
 def _bright_half(n, seed):

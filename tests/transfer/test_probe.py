@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from optimist.transfer import fit_probe, probe_accuracy
-from optimist.transfer.probe import DEFAULT_CS, chosen_C
-from optimist.transfer.probe import DEFAULT_C
+from optimist.transfer.probe import DEFAULT_C, DEFAULT_CS, chosen_C
 
 
 def _separable(n_per_class, seed, classes=4, dim=20, noise=1.0):

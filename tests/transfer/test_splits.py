@@ -7,8 +7,8 @@ from optimist.core import zoo
 from optimist.core.data.datasets import FASHION_MNIST_CLASSES
 from optimist.transfer import fashion_split, k_shot_indices, load_target
 from optimist.transfer.protocols import parse_shots
-from optimist.transfer.splits import SOURCE_CLASSES, TARGET_CLASSES, check_disjoint
 from optimist.transfer.sources import DEFAULT_SOURCES, L2_SOURCES
+from optimist.transfer.splits import SOURCE_CLASSES, TARGET_CLASSES, check_disjoint
 
 
 def test_source_and_target_classes_are_disjoint():

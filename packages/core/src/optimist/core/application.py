@@ -25,14 +25,15 @@ import pandas as pd
 import torch
 from torch import nn
 
+from optimist.core.errors import ModelMismatchError
 from optimist.core.settings import Settings
 
 GROUP = "optimist.applications"
 TABLE_COLUMNS = ("model", "measurement", "value", "low", "high", "n")
 
 
-class DataMismatchError(ValueError):
-    """Data that does not fit a model: channels, image size, value range, dtype or labels."""
+class DataMismatchError(ModelMismatchError):
+    """Data that does not fit a model: channels, image size or labels."""
 
 
 @dataclass
@@ -192,7 +193,8 @@ def check_compatible(models: Mapping[str, nn.Module], data, *, labels: bool = Tr
         if s is not None and s != x.shape[-1]:
             raise DataMismatchError(
                 f"model {label!r} takes {s}x{s} images but the data is {x.shape[-2]}x{x.shape[-1]}; "
-                f"resize the data (e.g. imagefolder:PATH?size={s}) or choose a matching model")
+                f"resize the data (data spec option ?size={s}, e.g. --data digits?size={s}) or choose a matching "
+                "model")
         with evaluating(model), torch.no_grad():
             try:
                 logits = model(x[:2].to(model_device(model)))

@@ -33,9 +33,20 @@ def _parse_settings(items: list[str] | None) -> dict:
     return out
 
 
+def _at_least(args, minimum: int = 1, **fields) -> None:
+    """``--name N`` values below ``minimum`` are refused (``--n 0`` would evaluate nothing)."""
+    from optimist.core.errors import CountError
+
+    for flag, value in fields.items():
+        if value is not None and value < minimum:
+            raise CountError(f"--{flag.replace('_', '-')} must be >= {minimum}, got {value}", field=flag, value=value)
+
+
 def _demo(args) -> int:
     from optimist.core.demo import DemoOptions, available_demos, run_demos
+    from optimist.core.kit import resolve_device
 
+    resolve_device(args.device)
     if args.list:
         for name in available_demos():
             print(name)
@@ -52,8 +63,13 @@ def _train(args) -> int:
 
     from optimist.core.data import load_dataset, subset
     from optimist.core.models import build_for_dataset
+    from optimist.core.kit import resolve_device
     from optimist.core.train import default_config, train
 
+    if args.device is not None:
+        resolve_device(args.device)
+    _at_least(args, epochs=args.epochs, batch_size=args.batch_size, attack_steps=args.attack_steps,
+              subset=args.subset)
     overrides = {k: v for k, v in {
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
         "attack_steps": args.attack_steps, "trades_beta": args.beta, "optimizer": args.optimizer,
@@ -105,6 +121,7 @@ def _eval(args) -> int:
     from optimist.core.data import load_dataset, subset
     from optimist.core.evaluate import robust_accuracy
 
+    _at_least(args, n=args.n, steps=args.steps, restarts=args.restarts, batch_size=args.batch_size)
     model, zoo_name = _load_for_eval(args.model)
     if args.record and not zoo_name:
         raise ValueError(f"--record stores the result in a zoo model's card, and {args.model!r} is not a zoo model; "

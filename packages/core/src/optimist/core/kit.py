@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from optimist.core.attacks.checks import check_images, check_labels
+from optimist.core.errors import DeviceError
 
 __all__ = [
     "check_images", "check_labels", "display_name", "evaluating", "model_device", "paired_interval", "predict",
@@ -191,14 +192,18 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         try:
             dev = torch.device(str(device))
         except RuntimeError as e:
-            raise ValueError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps") from e
+            raise DeviceError(f"unknown device {device!r}; use cpu, cuda, cuda:N or mps", field="device",
+                              value=device) from e
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; use --device cpu")
+            raise DeviceError(f"device {device!r} asked for, but this machine has no usable CUDA GPU; use --device cpu",
+                              field="device", value=device)
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) here")
+            raise DeviceError(f"device {device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) here",
+                              field="device", value=device)
     if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device!r} asked for, but MPS is not available here; use --device cpu")
+        raise DeviceError(f"device {device!r} asked for, but MPS is not available here; use --device cpu",
+                          field="device", value=device)
     return dev
 
 
