@@ -72,8 +72,8 @@ def inpaint(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mask: 
             :func:`~optimist.generation.objectives.targeted_loss`.
     Returns:
         A result whose ``reference`` is the ground truth and ``extras["unmasked_rms"]`` the per-example RMS
-        change of the known pixels. With the defaults that change stays within 0.05 on average and 0.1 for
-        any image (the tolerance the tests hold the zoo's small models to).
+        change of the known pixels. With the default budget (L2 3) the demo measures 0.012 (standard) to 0.065
+        (L2 3) on average; the tests hold a shorter budget to 0.05 on average and 0.1 for any image.
     """
     check_images(images, "images")
     labels = check_labels(labels, images.shape[0], getattr(model, "num_classes", None))
