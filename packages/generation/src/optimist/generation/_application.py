@@ -317,10 +317,10 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
         path = SHIPPED if s.sweep == "shipped" else Path(s.sweep)
         command = COMMAND if s.sweep == "shipped" else f"python -m optimist.generation.sweep --out {path}"
         figures["sweep"] = sweep_figure(pd.read_csv(path), command)
-        captions["sweep"] = (f"Saved numbers, not this run: each task's judges against the L2 radius (or step size), "
-                             f"one line per model and step count (dashed: standard), measured by `{command}`. "
-                             "Look for the radius where the robust lines pull away from the standard ones "
-                             "on every judge: the defaults sit there.")
+        captions["sweep"] = (f"Saved numbers measured by `{command}`, not this run: each task's judges against the L2 "
+                             "radius (or step size), one line per model and step count (dashed: standard); look "
+                             "for where the robust lines pull away from the standard ones, which is where the "
+                             "defaults sit.")
     names = list(named)
     extra = {"All measures, with the seeds and real images as references": out.table.set_index(["task",
                                                                                                   "generator"])}
