@@ -109,3 +109,11 @@ def test_record_on_a_checkpoint_folder_is_refused(tmp_path, cnn, capsys):
     save_model(tmp_path / "m", cnn, {"dataset": {"name": "fashion-mnist"}})
     assert main(["eval", "--model", str(tmp_path / "m"), "--threat", "linf:0.1", "--n", "8", "--record"]) == 2
     assert "--record stores the result in a zoo model's card" in capsys.readouterr().err
+
+
+def test_robust_accuracy_takes_an_images_labels_pair(cnn):
+    x, y = torch.rand(8, 1, 28, 28), Y
+    res = robust_accuracy(cnn, (x, y), "linf:0.1", steps=2, progress=False)
+    assert res.n == 8
+    with pytest.raises(ImageRangeError):
+        robust_accuracy(cnn, (x * 255, y), "linf:0.1", steps=2, progress=False)

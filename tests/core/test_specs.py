@@ -152,11 +152,11 @@ def test_bad_data_specs(tmp_path):
     with pytest.raises(DataSpecError, match="unknown data spec.*kinds: fashion-mnist"):
         resolve_data("imagenet")
     torch.save({"images": torch.rand(3, 1, 8, 8) * 255, "labels": torch.tensor([0, 1, 2])}, tmp_path / "x.pt")
-    with pytest.raises(DataSpecError, match=r"\[0, 1\]"):
+    with pytest.raises(ImageRangeError, match=r"\[0, 1\]"):
         resolve_data(f"tensors:{tmp_path / 'x.pt'}")
-    with pytest.raises(DataSpecError, match="uint8"):
+    with pytest.raises(ImageDTypeError, match="uint8"):
         resolve_data((torch.zeros(2, 1, 8, 8, dtype=torch.uint8), torch.tensor([0, 1])))
-    with pytest.raises(DataSpecError, match="3 labels"):
+    with pytest.raises(LabelError, match="3 labels"):
         resolve_data((torch.rand(2, 1, 8, 8), torch.tensor([0, 1, 2])))
     with pytest.raises(DataSpecError, match="no file"):
         resolve_data("tensors:/no/such.pt")

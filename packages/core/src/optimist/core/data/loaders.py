@@ -34,7 +34,12 @@ class _TensorBatches:
 
 def make_loader(data: Dataset | Iterable, batch_size: int = 256, shuffle: bool = False,
                 generator: torch.Generator | None = None) -> Iterable:
-    """(x, y) batches from a dataset; an existing loader or iterable of batches is passed through."""
+    """(x, y) batches from a dataset or an ``(images, labels)`` pair of tensors (validated as a data spec would
+    be); an existing loader or iterable of batches is passed through."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        from optimist.core.data.specs import from_tensors
+
+        data = from_tensors(data[0], data[1])
     if isinstance(data, ImageTensorDataset):
         return _TensorBatches(data, batch_size, shuffle, generator)
     if isinstance(data, Dataset):
