@@ -13,6 +13,7 @@ from torch import nn
 from optimist.core.checkpoints import load_model, save_model
 from optimist.core.data import DataSpecError, load_dataset
 from optimist.core.data import resolve as resolve_data
+from optimist.core.errors import ImageDTypeError, ImageRangeError, LabelError
 from optimist.core.models import ModelSpecError, WrapError, require_classifier, resolve, wrap
 
 
