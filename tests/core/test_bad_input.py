@@ -12,7 +12,6 @@ from optimist.core import pgd, robust_accuracy
 from optimist.core.checkpoints import CheckpointError, load_model, save_model
 from optimist.core.cli import main
 from optimist.core.errors import (
-    CountError,
     DeviceError,
     ImageDTypeError,
     ImageRangeError,
@@ -117,3 +116,16 @@ def test_robust_accuracy_takes_an_images_labels_pair(cnn):
     assert res.n == 8
     with pytest.raises(ImageRangeError):
         robust_accuracy(cnn, (x * 255, y), "linf:0.1", steps=2, progress=False)
+
+
+def test_zoo_subcommands_have_their_own_help(capsys):
+    texts = {}
+    for action in ("list", "get", "recipes", "audit"):
+        with pytest.raises(SystemExit) as e:
+            main(["zoo", action, "--help"])
+        assert e.value.code == 0
+        texts[action] = capsys.readouterr().out
+    assert len(set(texts.values())) == 4 and "NAME" in texts["get"]
+    with pytest.raises(SystemExit) as e:
+        main(["zoo"])
+    assert e.value.code == 2 and "ACTION" in capsys.readouterr().err

@@ -204,8 +204,6 @@ def _zoo(args) -> int:
             print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
             print("AutoAttack results recorded in the model cards (`optimist zoo list`).")
     elif args.action == "get":
-        if not args.name:
-            raise ValueError("`optimist zoo get` needs a NAME; see `optimist zoo recipes`")
         for name in args.name:
             model = zoo.get(name)
             print(f"{name}: {zoo.model_dir(name)}")
@@ -324,16 +322,29 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_application_commands(sub, argv)
 
     z = sub.add_parser("zoo", help="list, train or fetch zoo models",
-                       description="list: cached models with their accuracies; recipes: every known model; "
-                                   "get NAME...: load or train and cache; audit [NAME...]: run the official "
-                                   "AutoAttack on cached robust models (default: all of them) and record it, with "
-                                   "the default evaluation's gap to it, in their cards (never trains).")
-    z.add_argument("action", choices=("list", "get", "recipes", "audit"))
-    z.add_argument("name", nargs="*")
-    z.add_argument("--n", type=int, default=1000, help="audit: number of test images (default: %(default)s)")
-    z.add_argument("--autoattack-version", default="standard", choices=("standard", "plus", "rand"),
-                   help="audit: AutoAttack version (default: %(default)s)")
-    z.set_defaults(fn=_zoo)
+                       description="The model zoo: standard and robust models trained by a recipe on first use and "
+                                   "cached under $OPTIMIST_HOME/zoo with their model cards.")
+    zs = z.add_subparsers(dest="action", metavar="ACTION", required=True)
+    zs.add_parser("list", help="cached models with their accuracies",
+                  description="Every cached zoo model with the clean and robust accuracies its card records."
+                  ).set_defaults(fn=_zoo, name=[])
+    zs.add_parser("recipes", help="every known model and how it is trained",
+                  description="Every zoo recipe: name, training method, threat, epochs and what it is for."
+                  ).set_defaults(fn=_zoo, name=[])
+    zg = zs.add_parser("get", help="load (training first if needed) and cache models",
+                       description="Load each NAME from the cache, training it by its recipe first when it is not "
+                                   "cached (minutes on a CPU), and print its card's evaluation.")
+    zg.add_argument("name", nargs="+", metavar="NAME", help="zoo names, see `optimist zoo recipes`")
+    zg.set_defaults(fn=_zoo)
+    za = zs.add_parser("audit", help="run the official AutoAttack on cached robust models",
+                       description="Run the official AutoAttack on cached robust models (default: all of them) and "
+                                   "record it, with the default evaluation's gap to it, in their cards (never "
+                                   "trains).")
+    za.add_argument("name", nargs="*", metavar="NAME", help="zoo names (default: every cached robust model)")
+    za.add_argument("--n", type=int, default=1000, help="number of test images (default: %(default)s)")
+    za.add_argument("--autoattack-version", default="standard", choices=("standard", "plus", "rand"),
+                    help="AutoAttack version (default: %(default)s)")
+    za.set_defaults(fn=_zoo)
     return p
 
 

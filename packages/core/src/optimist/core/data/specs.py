@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from optimist.core.data.info import DatasetInfo
-from optimist.core.errors import ImageDTypeError, ImageRangeError, ImageShapeError, LabelError
 from optimist.core.data.tensor_dataset import ImageTensorDataset
+from optimist.core.errors import ImageDTypeError, ImageRangeError, ImageShapeError, LabelError
 
 GROUP = "optimist.datasets"
 BUILTIN = ("fashion-mnist", "mnist", "cifar10", "digits", "imagefolder", "tensors")
