@@ -26,7 +26,7 @@ def test_unknown_values_list_valid_ones(capsys):
     assert main(["train", "--dataset", "imagenet-99", "--out", "x"]) == 2
     assert "known datasets" in capsys.readouterr().err
     assert main(["eval", "--model", "no/such/model", "--threat", "linf:0.1"]) == 2
-    assert "neither a checkpoint path nor a zoo name" in capsys.readouterr().err
+    assert "neither an existing checkpoint path nor a zoo name" in capsys.readouterr().err
     assert main(["eval", "--model", "no/such/model", "--threat", "linf"]) == 2
 
 
