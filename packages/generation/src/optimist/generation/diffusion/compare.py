@@ -8,16 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import matplotlib
 import pandas as pd
 import torch
 
 from optimist.generation.diffusion.guidance import Guidance
 from optimist.generation.diffusion.pipeline import GuidedDiffusionPipeline
 from optimist.generation.evaluate import RealReference, quality, real_floor
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 UNGUIDED = "unguided"
 
@@ -97,6 +93,8 @@ def margins(best: pd.DataFrame, robust: str, standard: str) -> dict:
 
 def plot_sweep(table: pd.DataFrame):
     """Accuracy and Fréchet distance versus guidance scale, one line per kind (unguided and real dashed)."""
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     guided = table[table.scale > 0]
     for ax, col in zip(axes, ("evaluator accuracy", "frechet")):
@@ -117,6 +115,8 @@ def plot_sweep(table: pd.DataFrame):
 def plot_grids(images: dict[tuple[str, float], torch.Tensor], keys: list[tuple[str, float]], labels: torch.Tensor,
                class_names: list[str] | None = None, per_row: int | None = None):
     """One panel per (kind, scale): rows are classes, columns the samples of that class."""
+    import matplotlib.pyplot as plt
+
     classes = labels.unique(sorted=False).tolist()
     per_class = int((labels == classes[0]).sum()) if per_row is None else per_row
     fig, axes = plt.subplots(1, len(keys), figsize=(max(1.6, 0.35 * per_class) * len(keys) + 1, 0.6 * len(classes) + 1),

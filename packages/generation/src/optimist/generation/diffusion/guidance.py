@@ -20,6 +20,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from optimist.core.kit import evaluating
 from optimist.generation.diffusion.unet import to_image_space
 
 
@@ -45,7 +46,7 @@ class CleanGuidance:
     def __init__(self, classifier: nn.Module, through_unet: bool = True, weighting: str = "x0"):
         if weighting not in ("x0", "xt"):
             raise ValueError(f"weighting must be 'x0' or 'xt', got {weighting!r}")
-        self.classifier = classifier.eval()
+        self.classifier = classifier  # used in eval mode for each step, then left in the caller's mode
         self.through_unet = through_unet
         self.weighting = weighting
 
@@ -63,7 +64,8 @@ class CleanGuidance:
 
     def gradient(self, unet, scheduler, sample, t, labels):
         x = sample.detach().requires_grad_(True)
-        logits = self.classifier(self.predicted_clean(unet, scheduler, x, t))
+        with evaluating(self.classifier):
+            logits = self.classifier(self.predicted_clean(unet, scheduler, x, t))
         grad = _log_prob_grad(logits, labels, x)
         if self.weighting == "x0":
             # the pipeline shifts eps by -s * sqrt(1 - a) * grad; with grad_xt = grad_x0 / sqrt(a) this factor
@@ -77,9 +79,11 @@ class NoiseAwareGuidance:
     """Guidance by a time-conditioned classifier ``classifier(x_t, t)`` of noised model-space images."""
 
     def __init__(self, classifier: nn.Module):
-        self.classifier = classifier.eval()
+        self.classifier = classifier  # used in eval mode for each step, then left in the caller's mode
 
     def gradient(self, unet, scheduler, sample, t, labels):
         x = sample.detach().requires_grad_(True)
         tt = torch.as_tensor(t, device=x.device).reshape(-1).expand(x.shape[0])
-        return _log_prob_grad(self.classifier(x, tt), labels, x)
+        with evaluating(self.classifier):
+            logits = self.classifier(x, tt)
+        return _log_prob_grad(logits, labels, x)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from optimist.core.attacks import Threat, pgd
+from optimist.core.kit import evaluating, model_device
 
 
 class BigrocRefiner:
@@ -16,7 +17,7 @@ class BigrocRefiner:
     def __init__(self, classifier: nn.Module, eps: float = 1.0, steps: int = 5, norm: str = "l2"):
         if eps <= 0 or steps < 1:
             raise ValueError(f"eps must be > 0 and steps >= 1, got eps={eps}, steps={steps}")
-        self.classifier = classifier.eval()
+        self.classifier = classifier
         self.threat = Threat(norm, eps)
         self.steps = steps
 
@@ -27,7 +28,8 @@ class BigrocRefiner:
 def bigroc_refine(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor,
                   threat: Threat | str = "l2:1.0", steps: int = 5) -> torch.Tensor:
     """Images (N, C, H, W) in [0, 1] moved toward ``labels`` by targeted PGD on ``classifier``."""
-    device = next(classifier.parameters()).device
-    out = pgd(classifier, images.to(device), labels.to(device), threat, steps=steps, random_start=False,
-              targeted=True)
+    device = model_device(classifier)
+    with evaluating(classifier):  # batch-norm statistics must not move; the caller's mode comes back
+        out = pgd(classifier, images.to(device), labels.to(device), threat, steps=steps, random_start=False,
+                  targeted=True)
     return out.cpu()
