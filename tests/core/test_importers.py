@@ -146,3 +146,29 @@ def test_mismatch_names_keys_and_likely_architecture(tmp_path):
     torch.save(sd, path)
     with pytest.raises(CheckpointError, match=r"missing .*looks like 'preact-resnet18'"):
         import_checkpoint(path, "robustbench", "resnet18")
+
+
+def test_robustbench_imagenet_wrapper_sequential_normalize_model(tmp_path):
+    """RobustBench's ImageNet models: nn.Sequential(normalizer with mean/std buffers, torchvision network)."""
+    import torchvision
+    from torch import nn
+
+    class Normalizer(nn.Module):  # the wrapper's first module, as its state dict stores it: "0.mean", "0.std"
+        def __init__(self, mean, std):
+            super().__init__()
+            self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
+
+        def forward(self, x):
+            return (x - self.mean) / self.std
+
+    torch.manual_seed(0)
+    ref = nn.Sequential(Normalizer([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+                        torchvision.models.resnet50(num_classes=10)).eval()
+    path = tmp_path / "Salman2020Do_R50.pt"
+    torch.save(ref.state_dict(), path)
+    model = resolve(f"robustbench:{path}?image_size=64")
+    assert model.card["source"]["arch"] == "tv-resnet50"
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert (model(x) - ref(x)).abs().max() < 1e-4
