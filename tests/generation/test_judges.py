@@ -108,3 +108,17 @@ def test_compare_reports_every_judge_and_claims(small_pair):
     assert shown.loc[("class-generation", "real images"), "realism"] == pytest.approx(1.0, abs=0.3)
     with pytest.raises(SettingsError, match="sweep"):
         compare(models, "fashion-mnist", sweep="/nonexistent.csv")
+
+
+def test_defaults_are_what_the_shipped_sweep_chooses():
+    from optimist.generation.sweep import SHIPPED, choose
+
+    table = pd.read_csv(SHIPPED)
+    chosen = choose(table)
+    assert set(chosen.index) == set(DEFAULTS) - {"feature-visualisation"}
+    for task, row in chosen.iterrows():
+        b = DEFAULTS[task]
+        assert (b.eps, b.steps, b.step_size) == pytest.approx((row["eps"], row["steps"], row["step_size"])), task
+        assert row["knn margin"] > 0 and row["realism margin"] > 0, task
+    with pytest.raises(ValueError, match="need 'L2 3'"):
+        choose(table[table["model"] != "L2 3"])

@@ -54,17 +54,17 @@ class Budget:
         return {"norm": "l2", "eps": self.eps, "step_size": self.step_size, "steps": self.steps}
 
 
-# Defaults for Fashion-MNIST (28x28 grey, pixel space [0, 1]), chosen by the sweep in optimist.generation.sweep
-# (its table ships as data/sweep.csv; the report draws it): per task, the radius at which the L2-robust models
-# beat the standard one on the pixel judges (k-NN accuracy, realism) by the widest margin. The network judge
-# saturates for every model at these radii. The scaled ImageNet radii (scale_l2_eps) are the sweep's smallest
-# points: too small to draw from a 4x4 seed. Bounded step sizes are 2.5 eps / steps.
-GENERATION = Budget(eps=8.0, step_size=0.4, steps=50)  # k-NN 0.93 vs 0.70, realism 1.62 vs 1.80 (L2 3 vs standard)
+# Defaults for Fashion-MNIST (28x28 grey, pixel space [0, 1]): what optimist.generation.sweep.choose picks from
+# the shipped sweep (data/sweep.csv; the report draws it): per task, the grid point where the L2 3 model beats the
+# standard one on both pixel judges by the largest summed margin (k-NN accuracy gained + realism lowered, quoted
+# below as L2 3 vs standard). The network judge saturates for every model at these radii. The scaled ImageNet
+# radii (scale_l2_eps) are the sweep's smallest points. Bounded step sizes are 2.5 eps / steps.
+GENERATION = Budget(eps=5.0, step_size=0.125, steps=100)  # k-NN 0.93 vs 0.70, realism 1.30 vs 1.62
 INPAINTING = Budget(eps=3.0, step_size=0.075, steps=100)  # k-NN 0.90 vs 0.80, realism 1.21 vs 1.24
-SUPER_RESOLUTION = Budget(eps=3.0, step_size=0.075, steps=100)  # k-NN 0.93 vs 0.80, realism 1.06 vs 1.21
+SUPER_RESOLUTION = Budget(eps=5.0, step_size=0.125, steps=100)  # k-NN 1.00 vs 0.83, realism 1.24 vs 1.47
 TRANSLATION = Budget(eps=8.0, step_size=0.2, steps=100)  # k-NN 1.00 vs 0.33, realism 1.49 vs 1.87
-INVERSION = Budget(eps=math.inf, step_size=0.5, steps=120)  # k-NN 0.87 vs 0.23, realism 1.55 vs 2.42, no prior
-VISUALISATION = Budget(eps=math.inf, step_size=0.15, steps=60)  # not swept (no class to judge)
+INVERSION = Budget(eps=math.inf, step_size=0.15, steps=120)  # k-NN 0.77 vs 0.17, realism 1.55 vs 2.52; no prior
+VISUALISATION = Budget(eps=math.inf, step_size=0.15, steps=60)  # not swept (no class to judge it by)
 SKETCH = Budget(eps=5.0, step_size=0.125, steps=100)  # k-NN 0.80 vs 0.53, realism 1.73 vs 1.88
 
 DEFAULTS = {

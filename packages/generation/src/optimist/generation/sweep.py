@@ -54,6 +54,31 @@ def sweep(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, task: 
     return pd.concat(tables, ignore_index=True)
 
 
+def choose(table: pd.DataFrame, *, robust: str = "L2 3", standard: str = "standard") -> pd.DataFrame:
+    """The rule that set the default budgets: per task, the grid point with the largest sum of the robust model's
+    margins over the standard one on the two pixel judges (k-NN accuracy gained plus realism lowered), among the
+    points where both margins are positive (all points when none is). One row per task: eps, steps, step_size
+    and the two margins."""
+    need = {"task", "model", "metric", "value", "eps", "steps", "step_size"}
+    if not need <= set(table.columns):
+        raise ValueError(f"a sweep table needs columns {sorted(need)}, got {sorted(table.columns)}")
+    models = set(table["model"])
+    if not {robust, standard} <= models:
+        raise ValueError(f"the sweep table has models {sorted(models)}; need {robust!r} and {standard!r}")
+    keys = ["task", "eps", "steps", "step_size"]
+    wide = table[table["metric"].isin(["knn accuracy", "realism"])].pivot_table(index=keys, columns=["metric", "model"],
+                                                                              values="value")
+    margins = pd.DataFrame({"knn margin": wide[("knn accuracy", robust)] - wide[("knn accuracy", standard)],
+                            "realism margin": wide[("realism", standard)] - wide[("realism", robust)]})
+    margins["sum"] = margins["knn margin"] + margins["realism margin"]
+    rows = []
+    for _, m in margins.groupby(level="task", sort=False):
+        both = m[(m["knn margin"] > 0) & (m["realism margin"] > 0)]
+        best = (both if len(both) else m)["sum"].idxmax()
+        rows.append({**dict(zip(keys, best)), **m.loc[best].to_dict()})
+    return pd.DataFrame(rows).set_index("task")
+
+
 def sweep_figure(table: pd.DataFrame, command: str = COMMAND):
     """One row of panels per task (columns: the judges), each judge against eps (or step size when unbounded),
     a line per model and step count; the command that measured the table is in the title."""
@@ -103,8 +128,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(t[t["metric"].isin(METRICS)].pivot_table(index=["eps", "steps", "step_size", "model"],
                                                         columns="metric", values="value").round(3), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    pd.concat(tables, ignore_index=True).to_csv(args.out, index=False)
-    print(f"wrote {args.out}")
+    table = pd.concat(tables, ignore_index=True)
+    table.to_csv(args.out, index=False)
+    print(f"wrote {args.out}\nthe defaults this table chooses (optimist.generation.sweep.choose):")
+    print(choose(table).round(3).to_string())
 
 
 if __name__ == "__main__":
