@@ -122,3 +122,16 @@ def test_defaults_are_what_the_shipped_sweep_chooses():
         assert row["knn margin"] > 0 and row["realism margin"] > 0, task
     with pytest.raises(ValueError, match="need 'L2 3'"):
         choose(table[table["model"] != "L2 3"])
+
+
+def test_sweep_runs_the_grid_and_draws_it(small_pair):
+    from optimist.generation.sweep import sweep, sweep_figure
+
+    t = sweep(small_pair, "fashion-mnist", task="super-resolution", eps=(0.5, 2.0), steps=(3,), n=6, per_class=2,
+              evaluator="mlp", reference_size=100, knn_bank=200, bootstrap=20)
+    knn = t[t["metric"] == "knn accuracy"]
+    assert len(knn) == 2 * 2 and set(knn["eps"]) == {0.5, 2.0}
+    assert knn["step_size"].tolist() == pytest.approx([2.5 * e / 3 for e in knn["eps"]])
+    assert sweep_figure(t, "a command").axes
+    with pytest.raises(ValueError, match="step_size"):
+        sweep(small_pair, task="inversion", eps=(math.inf,), steps=(3,))
