@@ -146,3 +146,29 @@ def test_gradient_free_stage_breaks_masked_gradients(small_pair, fmnist_test):
     sq = [st for st in full.stages if st["stage"].startswith("square")]
     assert sum(st["broke"] for st in sq) > 0.1 * sq[0]["attacked"]
     assert full.robust_accuracy < grad_only.robust_accuracy - 0.1
+
+
+def test_sanity_report_flags_disagreement_with_autoattack(small_pair, fmnist_test):
+    from optimist.core.evaluate import EvalResult
+
+    m = small_pair["robust"]
+    data = subset(fmnist_test, 60, seed=8)
+    n = 60
+    base = robust_accuracy(m, data, "linf:0.1", steps=5, progress=False)
+
+    def aa_result(robust):  # an AutoAttack record on the same examples, as robust_accuracy returns it
+        return EvalResult(base.clean_accuracy, robust.float().mean().item(), base.clean_correct, robust,
+                          "linf:0.1", "autoattack", {"version": "standard"})
+
+    agree = gradient_masking_report(m, data, "linf:0.1", n=n, steps=5, warn=False,
+                                    autoattack=aa_result(base.robust_correct))
+    check = {c.name: c for c in agree.checks}["agrees with AutoAttack"]
+    assert check.passed and "+0.0 points" in check.detail
+    # AutoAttack finding far fewer robust points than the default evaluation: flagged, loudly
+    broken = torch.zeros(n, dtype=torch.bool)
+    with pytest.warns(GradientMaskingWarning, match="GRADIENT MASKING SUSPECTED"):
+        rep = gradient_masking_report(m, data, "linf:0.1", n=n, steps=5, autoattack=aa_result(broken))
+    assert not {c.name: c for c in rep.checks}["agrees with AutoAttack"].passed
+    other = EvalResult(0.5, 0.0, base.clean_correct[:30], broken[:30], "linf:0.1", "autoattack")
+    with pytest.raises(ValueError, match="same 60 examples"):
+        gradient_masking_report(m, data, "linf:0.1", n=n, steps=5, warn=False, autoattack=other)

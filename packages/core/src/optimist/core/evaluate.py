@@ -199,7 +199,7 @@ class Cascade:
             if self.square_probe:  # the rest of the budget only where the probe found masked gradients
                 plan.append(("square-continued", None, None))
         last = x.clone()  # each survivor's latest attack point: where the random search starts
-        margin = torch.zeros(len(y), device=y.device)  # label logit minus the best other at that point
+        margin = -margin_of_logits(clean_logits, y)  # label logit minus the best other, at the latest point
         probe_broke = 0
         for name, loss, k in plan:
             idx = alive.nonzero().flatten()

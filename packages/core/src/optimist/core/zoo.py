@@ -155,8 +155,9 @@ def evaluate_recipe_model(model: Classifier, r: Recipe, n: int = EVAL_N, steps: 
         results.append(res.summary())
     clean = results[0]["clean_accuracy"] if results else None
     return {"clean_accuracy": clean, "robust": results,
-            "how": f"first {n} test images; PGD-{steps} cascade (cross-entropy, then margin loss on the "
-                   "survivors), step 2.5*eps/steps, random start, best iterate kept"}
+            "how": f"first {n} test images; the default evaluation cascade with {steps} steps per gradient stage "
+                   "(APGD cross-entropy, targeted-margin APGD toward 3 classes, Square-style search), each stage "
+                   "on the survivors of the last; stages and settings in each record"}
 
 
 def train_recipe(r: Recipe, run_dir: str | os.PathLike, progress: bool = True, device=None) -> Classifier:

@@ -166,16 +166,10 @@ def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, ob
                 record(xa, score, success)
             new = project(x_start, xa.detach() + threat.ascent(grad, step_size))
         put(x_adv, new)
-        if early_stop and success is not None:
-            # drop fooled rows once they are an eighth of the batch (or all of it): fewer reshapes of the
-            # batch, and the rows kept a little longer can only improve (their best iterate stays fooled)
-            lazy = keep_best or apgd  # without a kept best, a fooled row must stop at once
-            done = take(best_success) if lazy else success
-            k = int(done.sum())
-            if k and (not lazy or 8 * k >= done.numel() or k == done.numel()):
-                active = (torch.arange(n, device=x0.device) if active is None else active)[~done]
-                if active.numel() == 0:
-                    break
+        if early_stop and success is not None and success.any():
+            active = (torch.arange(n, device=x0.device) if active is None else active)[~success]
+            if active.numel() == 0:
+                break
     if not keep_best:
         return x_adv, None, None
     if active is None or active.numel():
