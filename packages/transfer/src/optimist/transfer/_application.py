@@ -43,8 +43,8 @@ class TransferSettings(Settings):
     train_per_class: int = setting(1000, "cap on training images per class (0: no cap)", minimum=0)
     protocols: tuple[str, ...] = setting(("linear",), "linear (fixed-feature probe), finetune-full, finetune-last",
                                          choices=PROTOCOLS)
-    shots: tuple[str, ...] = setting(("1", "5", "10", "25", "100", "all"),
-                                     "labelled training images per class (integers or all)")
+    shots: tuple[int | str, ...] = setting((1, 5, 10, 25, 100, "all"),
+                                           "labelled training images per class (integers or all)")
     seeds: int = setting(3, "few-shot draws (and fine-tuning seeds) per shots value", minimum=1)
     finetune_steps: int = setting(300, "optimiser steps per fine-tuning run", minimum=1)
     folds: int = setting(3, "cross-validation folds choosing the probe's C", minimum=2)
