@@ -20,17 +20,10 @@ Optimist: what adversarial robustness is good for, with working code and measure
 
 
 def _parse_settings(items: list[str] | None) -> dict:
-    """``["stride=1", "models=[\"a\",\"b\"]"]`` -> {"stride": 1, "models": ["a", "b"]} (JSON values, else text)."""
-    out = {}
-    for item in items or []:
-        if "=" not in item:
-            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            out[key.strip()] = json.loads(value)
-        except ValueError:
-            out[key.strip()] = value
-    return out
+    """``--set KEY=VALUE`` items as a dict (JSON values, else text); one parser for demos and applications."""
+    from optimist.core.cli_apps import parse_settings
+
+    return parse_settings(items)
 
 
 def _at_least(args, minimum: int = 1, **fields) -> None:
