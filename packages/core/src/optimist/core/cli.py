@@ -55,8 +55,8 @@ def _train(args) -> int:
     import torch
 
     from optimist.core.data import load_dataset, subset
-    from optimist.core.models import build_for_dataset
     from optimist.core.kit import resolve_device
+    from optimist.core.models import build_for_dataset
     from optimist.core.train import default_config, train
 
     if args.device is not None:
