@@ -274,7 +274,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     e.add_argument("--data-root", default=None)
     from optimist.core import evaluate as ev
 
-    e.add_argument("--steps", type=int, default=ev.DEFAULT_STEPS, help="steps per gradient stage (default: %(default)s)")
+    e.add_argument("--steps", type=int, default=ev.DEFAULT_STEPS,
+                   help="steps per gradient stage (default: %(default)s)")
     e.add_argument("--restarts", type=int, default=1)
     e.add_argument("--losses", default=",".join(ev.DEFAULT_LOSSES),
                    help="untargeted stages, in order, each on the survivors of the last: ce, margin, dlr "
