@@ -29,6 +29,7 @@ from optimist.core.attacks.objectives import PAIR_LOSSES, label_loss, margin_of_
 from optimist.core.attacks.pgd import SCHEDULES
 from optimist.core.attacks.square import square
 from optimist.core.data.loaders import make_loader
+from optimist.core.kit import evaluating, model_device
 
 ATTACKS = ("pgd", "fgsm", "autoattack")
 AUTOATTACK_VERSIONS = ("standard", "plus", "rand", "custom")
@@ -328,10 +329,8 @@ def robust_accuracy(
     if n is not None and n < 1:
         raise ValueError(f"n must be a positive number of examples (or None for all), got {n}")
     if device is None:
-        device = next(model.parameters()).device
+        device = model_device(model)
     rank, world = _world() if shard else (0, 1)
-    was_training = model.training
-    model.eval()
     stages = _Stages()
     local: list[tuple[int, torch.Tensor, torch.Tensor]] = []
     seen = 0
@@ -339,7 +338,7 @@ def robust_accuracy(
     batches = make_loader(data, batch_size)
     total = math.ceil(min(n, len(data)) / batch_size) if n and hasattr(data, "__len__") else None
     devices = [torch.device(device).index or 0] if torch.device(device).type == "cuda" else []
-    try:
+    with evaluating(model):  # the caller's mode (every submodule's) comes back afterwards
         with torch.random.fork_rng(devices=devices):
             for b, (x, y) in enumerate(tqdm(batches, desc=f"{attack} {threat}", total=total,
                                             disable=not progress or rank != 0, leave=False)):
@@ -371,8 +370,6 @@ def robust_accuracy(
                         if attack == "fgsm":
                             stages.add("fgsm", idx.numel(), int(idx.numel() - robust[idx].sum()))
                 local.append((b, clean.cpu(), robust.cpu()))
-    finally:
-        model.train(was_training)
     rows, stages, seconds = _gather(local, stages, time.perf_counter() - start, world)
     if not rows:
         raise ValueError("no examples to evaluate: the data is empty")

@@ -20,6 +20,7 @@ from torch import nn
 from optimist.core.attacks import Threat, as_threat
 from optimist.core.data.loaders import make_loader
 from optimist.core.evaluate import EvalResult, robust_accuracy
+from optimist.core.kit import evaluating, model_device
 
 
 class GradientMaskingWarning(UserWarning):
@@ -132,13 +133,9 @@ def gradient_masking_report(
                                    f"default {robust:.1%} vs AutoAttack {aa.robust_accuracy:.1%} "
                                    f"({100 * gap:+.1f} points; allowed +{100 * disagreement:.1f})"))
 
-    was = model.training
-    model.eval()
-    try:
-        noise = _noise_accuracy(model, x.to(next(model.parameters()).device), y.to(next(model.parameters()).device),
-                                threat, noise_samples)
-    finally:
-        model.train(was)
+    device = model_device(model)
+    with evaluating(model):
+        noise = _noise_accuracy(model, x.to(device), y.to(device), threat, noise_samples)
     report.checks.append(Check("PGD beats random noise", robust <= noise + 1e-9,
                                f"PGD {robust:.1%} vs worst of {noise_samples} random points {noise:.1%}"))
     if warn and not report.passed:
