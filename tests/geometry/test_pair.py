@@ -2,6 +2,9 @@
 
 import json
 
+import numpy as np
+import pytest
+
 import pandas as pd
 import torch
 
@@ -53,3 +56,18 @@ def test_demo_quick(small_zoo, tmp_path):
     margin = claims[claims["metric"] == "median L2 DeepFool margin"].iloc[0]
     assert margin["verdict"] == "✅" and margin["low"] > 0 and margin["models"] == "L∞ 0.1 vs standard"
     assert torch.is_grad_enabled()
+
+
+def test_dct_block_rows_are_blocks_not_images(small_pair, fmnist_test):
+    """The table's lowest/highest DCT-block medians are per block, over images (margin is (blocks, images))."""
+    from optimist.geometry import compare
+
+    x, y = fmnist_test.images[:40], fmnist_test.targets[:40]
+    res = compare({"std": small_pair["standard"]}, (x, y), progress=False, n=40, n_margin=4, n_subspace=6,
+                  stride=10, n_curvature=2, power_iters=2, gap_steps=2, n_universal=4, universal_passes=1,
+                  bootstrap=100)
+    t = res.table.set_index("measurement")["value"]
+    perm = torch.randperm(40, generator=torch.Generator().manual_seed(0))  # compare's draw for seed 0
+    freq = subspace_margins(small_pair["standard"], x[perm][:6], stride=10)
+    assert t["median L2 margin, highest DCT block"] == pytest.approx(float(np.median(freq.margin[-1].numpy())),
+                                                                     rel=1e-5)

@@ -62,7 +62,7 @@ class GeometrySettings(Settings):
 
 def _median_ci(values: np.ndarray, rng: np.random.Generator, resamples: int) -> tuple[float, float, float]:
     v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
+    v = v[~np.isnan(v)]  # inf (no boundary found in a DCT block) is a valid, largest margin
     if len(v) == 0:
         return math.nan, math.nan, math.nan
     if len(v) < 2:
@@ -73,7 +73,8 @@ def _median_ci(values: np.ndarray, rng: np.random.Generator, resamples: int) -> 
 
 def _paired_median_difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator,
                               resamples: int) -> tuple[float, float, float]:
-    """median(a) - median(b) over the same images, with a paired bootstrap 95% interval (images resampled)."""
+    """median(a) - median(b) over the same images, with a paired bootstrap 95% interval (images resampled);
+    images where either margin is infinite (no boundary found) are left out."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     keep = np.isfinite(a) & np.isfinite(b)
     a, b = a[keep], b[keep]
@@ -98,7 +99,7 @@ def _claims(pair, margins, freq, curv, fooled, rng, resamples) -> pd.DataFrame:
     median_claim("Robust models are further from their decision boundary", "median L2 DeepFool margin",
                  margins[rob]["l2"].margin.cpu().numpy(), margins[std]["l2"].margin.cpu().numpy(), True)
     median_claim("The robust margin grows most in the high frequencies", "median L2 margin, highest DCT block",
-                 freq[rob].margin[:, -1].cpu().numpy(), freq[std].margin[:, -1].cpu().numpy(), True)
+                 freq[rob].margin[-1].cpu().numpy(), freq[std].margin[-1].cpu().numpy(), True)
     median_claim("Robust models have a flatter loss in input space", "median largest input-Hessian eigenvalue",
                  curv[rob].cpu().numpy(), curv[std].cpu().numpy(), False)
     if rob in fooled and std in fooled:
@@ -173,9 +174,9 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
             add(label, "median L2 margin", l2.margin.cpu().numpy(), median=True)
             add(label, "median Linf margin", li.margin.cpu().numpy(), median=True)
             add(label, "rho L2 (mean margin / ||x||)", l2.relative.cpu().numpy())
-            fm = freq[label].margin.cpu().numpy()
-            add(label, "median L2 margin, lowest DCT block", fm[:, 0], median=True)
-            add(label, "median L2 margin, highest DCT block", fm[:, -1], median=True)
+            fm = freq[label].margin.cpu().numpy()  # (blocks, images), lowest frequency first
+            add(label, "median L2 margin, lowest DCT block", fm[0], median=True)
+            add(label, "median L2 margin, highest DCT block", fm[-1], median=True)
             add(label, "median lambda_max (loss Hessian)", curv[label].cpu().numpy(), median=True)
             add(label, f"median linearity gap ({s.gap_threat})", gap.cpu().numpy(), median=True)
             if len(heldout):
