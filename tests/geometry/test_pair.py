@@ -3,9 +3,8 @@
 import json
 
 import numpy as np
-import pytest
-
 import pandas as pd
+import pytest
 import torch
 
 from optimist.geometry import deepfool_margins, input_hessian_eigenvalue, subspace_margins
