@@ -80,8 +80,11 @@ def test_cascade_never_above_any_stage_alone(small_pair, fmnist_test):
         "square": robust_accuracy(m, data, "linf:0.1", losses=(), targets=0, progress=False),
         "fgsm": robust_accuracy(m, data, "linf:0.1", attack="fgsm", progress=False),
     }
+    # a stage run alone on every point (focus=1.0, its own random draws) can break one point the cascade's
+    # version of it (on the survivors, nearest half) did not: allow one image of the 200, never more
     for name, res in alone.items():
-        assert full.robust_accuracy <= res.robust_accuracy, (name, full.robust_accuracy, res.robust_accuracy)
+        assert full.robust_accuracy <= res.robust_accuracy + 1 / len(data), (name, full.robust_accuracy,
+                                                                             res.robust_accuracy)
     # gradient stages are far stronger than 100 random-search queries on a model with honest gradients
     assert alone["apgd-ce"].robust_accuracy < alone["square"].robust_accuracy
     # the APGD schedule is at least as strong as fixed-step PGD with the same budget
