@@ -94,9 +94,7 @@ class Result:
         command = self.settings.get("command")
         report = Report(folder, title or f"Optimist {self.application}",
                         provenance=provenance(command if isinstance(command, list) else None))
-        figures = dict(self.figures)
         self.to_section(report.section(self.application.capitalize()))
-        self.figures = figures  # add_figure closes each figure; keep the handles for the caller
         return report.write()
 
 

@@ -111,11 +111,12 @@ def _claims(pair, margins, freq, curv, fooled, rng, resamples) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _random_fooled(model: nn.Module, x: torch.Tensor, threat: Threat, gen: torch.Generator) -> torch.Tensor:
+def _random_fooled(model: nn.Module, x: torch.Tensor, threat: Threat, gen: torch.Generator,
+                   clean: torch.Tensor) -> torch.Tensor:
     """Which images one random point on the ball's boundary fools: the baseline a universal perturbation must beat."""
     v = torch.randn(x[:1].shape, generator=gen).to(x)
     v = threat.eps * (v.sign() if threat.norm == "linf" else v / v.norm())
-    return predict(model, (x + v).clamp(0, 1)) != predict(model, x)
+    return predict(model, (x + v).clamp(0, 1)) != clean
 
 
 def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, device=None, progress: bool = True,
@@ -181,11 +182,12 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
             add(label, f"median linearity gap ({s.gap_threat})", gap.cpu().numpy(), median=True)
             if len(heldout):
                 v = uaps[label].perturbation
-                fooled = (predict(model, (heldout + v.to(heldout)).clamp(0, 1)) != predict(model, heldout))
+                clean_pred = predict(model, heldout)
+                fooled = predict(model, (heldout + v.to(heldout)).clamp(0, 1)) != clean_pred
                 fooled_by[label] = fooled.float().cpu().numpy()
                 add(label, f"universal fooling rate ({s.universal_threat}, held-out)", fooled_by[label], rate=True)
                 add(label, f"random-noise fooling rate ({s.universal_threat})",
-                    _random_fooled(model, heldout, uthreat, gen).float().cpu().numpy(), rate=True)
+                    _random_fooled(model, heldout, uthreat, gen, clean_pred).float().cpu().numpy(), rate=True)
             for i in range(len(x_m)):
                 per_example.append({"model": label, "image": int(perm[i]), "correct": bool(correct[i]),
                                     "l2_margin": float(l2.margin[i]), "linf_margin": float(li.margin[i]),
