@@ -60,10 +60,15 @@ def _score(model, x, y, objective, targeted, label_loss, target=None):
         success = (pred == y) if targeted else (pred != y)
     else:
         loss = objective(model, x, y)
+        success = None
+        if isinstance(loss, tuple):  # (loss, fooled): the objective says which examples are done
+            loss, success = loss
+            if success.shape != (x.shape[0],) or success.dtype != torch.bool:
+                raise ValueError(f"objective's success must be a bool tensor of shape ({x.shape[0]},); "
+                                 f"got {success.dtype} {tuple(success.shape)}")
         if loss.ndim != 1 or loss.shape[0] != x.shape[0]:
             raise ValueError(f"objective must return one loss per example, shape ({x.shape[0]},); "
                              f"got {tuple(loss.shape)}")
-        success = None
     return (-loss if targeted else loss), success
 
 
@@ -121,8 +126,8 @@ def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, ob
             best_grad[sel] = grad[better]
 
     def labels():
-        # custom objectives never drop examples, so their ``y`` (any object) is passed whole
-        return y if objective is not None else take(y)
+        # rows are dropped only on success; a custom objective that reports success must take y[rows]
+        return take(y)
 
     def project(x_start, v):
         return (x_start + threat.project(v - x_start)).clamp(0, 1)
@@ -211,10 +216,13 @@ def pgd(
         restarts: independent runs; the best per example is kept. With the default objective, later runs
             attack only the examples not yet fooled.
         targeted: descend the objective instead (with cross-entropy: move toward class ``y``).
-        objective: ``(model, x_adv, y) -> per-example loss``; default cross-entropy.
+        objective: ``(model, x_adv, y) -> per-example loss``; default cross-entropy. It may instead return
+            ``(loss, success)`` with a bool per example (e.g. misclassified): then ``keep_best`` prefers
+            successful iterates and ``early_stop`` applies, and ``y`` must be indexable by a row tensor.
         keep_best: return each example's best iterate (fooled first, then highest objective); with False the
             last iterate is returned and no extra forward pass is spent.
-        early_stop: stop updating an example once it is fooled (label losses only).
+        early_stop: stop updating an example once it is fooled (label losses, or objectives that report
+            success).
         return_loss: also return the objective at the returned images (needs ``keep_best``).
         loss: the label loss when no ``objective`` is given: ``"ce"`` (cross-entropy), ``"margin"`` (best
             other logit minus the label's; does not saturate), ``"dlr"`` (the margin over a spread of the top

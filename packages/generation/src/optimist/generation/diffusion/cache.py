@@ -7,6 +7,7 @@ so an interrupted run never leaves a half-written model that looks cached.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -96,7 +97,8 @@ def get_noise_classifier(config: NoiseClassifierConfig, root: str | os.PathLike 
                          progress: bool = True) -> tuple[NoiseAwareClassifier, dict]:
     """The cached noise-aware classifier for ``config`` (standard when eps = 0), trained first if absent."""
     tag = f"adv-l2-{config.eps:g}" if config.adversarial else "standard"
-    path = diffusion_dir(root) / f"noise-classifier-{tag}-{config.steps}steps-w{config.width}"
+    recipe = hashlib.sha1(json.dumps(config.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+    path = diffusion_dir(root) / f"noise-classifier-{tag}-{config.steps}steps-w{config.width}-{recipe}"
     if (path / "model.pt").exists():
         info = json.loads((path / INFO).read_text())
         model = NoiseAwareClassifier(width=config.width)

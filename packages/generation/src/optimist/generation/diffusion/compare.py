@@ -11,6 +11,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
+from optimist.core.kit import paired_interval, proportion_interval
 from optimist.generation.diffusion.guidance import Guidance
 from optimist.generation.diffusion.pipeline import GuidedDiffusionPipeline
 from optimist.generation.evaluate import RealReference, quality, real_floor
@@ -83,12 +84,32 @@ def best_scales(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def margins(best: pd.DataFrame, robust: str, standard: str) -> dict:
-    """Robust minus standard best accuracy, and standard minus robust best FD (positive = robust better)."""
+def margins(best: pd.DataFrame, robust: str, standard: str, *,
+            correct: dict[tuple[str, float], torch.Tensor] | None = None, confidence: float = 0.95) -> dict:
+    """Robust minus standard best accuracy, and standard minus robust best FD (positive = robust better).
+
+    With ``correct`` ({(kind, scale): 0/1 per sample, same seeds for every kind}) the accuracy gain also gets
+    a ``confidence`` interval: the paired normal (Student-t) interval of the per-sample differences at each
+    kind's best-accuracy scale, and each side's Wilson interval.
+    """
     r, s = best.set_index("kind").loc[robust], best.set_index("kind").loc[standard]
-    return {"robust": robust, "standard": standard,
-            "accuracy gain": float(r["best accuracy"] - s["best accuracy"]),
-            "frechet gain": float(s["best frechet"] - r["best frechet"])}
+    out = {"robust": robust, "standard": standard,
+           "accuracy gain": float(r["best accuracy"] - s["best accuracy"]),
+           "frechet gain": float(s["best frechet"] - r["best frechet"])}
+    if correct is not None:
+        a, b = correct[(robust, float(r["at scale"]))].float(), correct[(standard, float(s["at scale"]))].float()
+        _, lo, hi = paired_interval(a.numpy(), b.numpy(), confidence=confidence)
+        out.update({"gain low": lo, "gain high": hi, "n": len(a)})
+        for side, v in (("robust", a), ("standard", b)):
+            _, lo, hi = proportion_interval(v.numpy(), confidence=confidence)
+            out[f"{side} accuracy (Wilson)"] = f"{float(v.mean()):.3f} [{lo:.3f}, {hi:.3f}]"
+    return out
+
+
+def correctness(images: dict[tuple[str, float], torch.Tensor], labels: torch.Tensor, reference: RealReference
+                ) -> dict[tuple[str, float], torch.Tensor]:
+    """Per-sample evaluator correctness (bool) of every batch of images from :func:`sweep`."""
+    return {key: reference.evaluator.predict(x) == labels for key, x in images.items()}
 
 
 def plot_sweep(table: pd.DataFrame):
