@@ -58,8 +58,8 @@ class DiffusionDemoSettings:
     ddpm_dir: str | None = None  # a saved pipeline folder to use instead of the zoo's
     # noise-aware classifiers: Kawar et al.'s recipe (AdamW 3e-4, L2 0.5 on x_t, 7 steps of 2.5 eps / 7,
     # per-example early stop), with fewer optimiser steps on a CPU
-    noise_steps: int = 2000
-    adv_steps: int = 1000
+    noise_steps: int = 1500  # the same number of optimiser steps for both, so only the training differs
+    adv_steps: int = 1500
     noise_batch: int = 64
     noise_lr: float = 3e-4
     noise_weight_decay: float = 0.05
