@@ -22,7 +22,7 @@ import pandas as pd
 from optimist.core.report import Report, Section
 
 GROUP = "optimist.demos"
-ORDER = ("core", "interpretability", "generation", "diffusion", "transfer", "shifts", "geometry")
+ORDER = ("core", "interpretability", "generation", "diffusion", "transfer", "transfer-ladder", "shifts", "geometry")
 
 
 @dataclass

@@ -19,7 +19,7 @@ from optimist.core.errors import DeviceError
 
 __all__ = [
     "check_images", "check_labels", "display_name", "evaluating", "model_device", "paired_interval", "predict",
-    "preserved", "proportion_interval", "resolve_device", "seeded", "t_interval", "training_threat",
+    "preserved", "proportion_interval", "resolve_device", "seeded", "t_interval", "training_threat", "welch_interval",
 ]
 
 
@@ -142,6 +142,31 @@ def paired_interval(a: Sequence[float], b: Sequence[float], *,
     return t_interval(a - b, confidence=confidence)
 
 
+def welch_interval(a: Sequence[float], b: Sequence[float], *,
+                   confidence: float = 0.95) -> tuple[float, float, float]:
+    """Difference of means ``mean(a) - mean(b)`` of two independent groups (e.g. models trained with different
+    seeds) with its Welch interval (unequal variances, Welch-Satterthwaite degrees of freedom); NaN values are
+    dropped, a group with fewer than 2 values gives NaN bounds."""
+    from scipy import stats
+
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    a, b = (np.asarray(v, dtype=float).ravel() for v in (a, b))
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) == 0 or len(b) == 0:
+        return math.nan, math.nan, math.nan
+    d = float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return d, math.nan, math.nan
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return d, d, d
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, df) * se)
+    return d, d - half, d + half
+
+
 _NORM_LABEL = {"linf": "L∞", "l2": "L2"}
 
 
@@ -168,10 +193,9 @@ def display_name(name: str) -> str:
     from optimist.core import zoo
 
     bare = name[4:] if name.startswith("zoo:") else name
-    recipes = zoo.recipes()
-    if bare not in recipes:
+    if not zoo.known(bare):
         return name
-    cfg = recipes[bare].config
+    cfg = zoo.recipe(bare).config
     if cfg.threat is None or cfg.method == "standard":
         return "standard"
     from optimist.core.attacks import as_threat

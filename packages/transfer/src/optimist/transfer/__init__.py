@@ -11,6 +11,7 @@ from optimist.core.application import Application
 from optimist.transfer._application import TransferSettings, compare
 from optimist.transfer.features import FeatureCache, compute_features, extract_features
 from optimist.transfer.finetune import FinetuneConfig, finetune, finetune_accuracy
+from optimist.transfer.ladder import LadderSettings, transfer_ladder
 from optimist.transfer.probe import fit_probe, probe_accuracy
 from optimist.transfer.protocols import PROTOCOLS, run_transfer
 from optimist.transfer.results import accuracy_table, gains, load_results, save_results
@@ -48,6 +49,7 @@ APPLICATION = Application(
 __all__ = [
     "APPLICATION", "FeatureCache", "FinetuneConfig", "PROTOCOLS", "Target", "TransferSettings", "accuracy_table",
     "compare", "compute_features", "dataset_target", "digits_target", "extract_features", "fashion_split",
-    "finetune", "finetune_accuracy", "fit_probe", "folder_target", "gains", "k_shot_indices", "load_results",
-    "load_sources", "load_target", "probe_accuracy", "run_transfer", "save_results", "source_from_model",
+    "finetune", "finetune_accuracy", "fit_probe", "folder_target", "gains", "k_shot_indices", "LadderSettings",
+    "load_results", "load_sources", "load_target", "probe_accuracy", "run_transfer", "save_results",
+    "source_from_model", "transfer_ladder",
 ]

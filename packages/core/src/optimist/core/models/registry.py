@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Sequence
 
 from optimist.core.models.base import Classifier
-from optimist.core.models.convnets import MLP, LeNet, SmallCNN
+from optimist.core.models.convnets import MLP, LeNet, SmallCNN, WideCNN
 from optimist.core.models.preact import PreActResNet18, PreActResNet18BN
 from optimist.core.models.resnets import ResNet18Cifar, ResNet50Cifar, TorchvisionResNet18, TorchvisionResNet50
 from optimist.core.models.wideresnet import WRN_28_10, WRN_34_10, WRN_70_16
 
 MODELS: dict[str, type[Classifier]] = {
-    cls.arch: cls for cls in (SmallCNN, LeNet, MLP, ResNet18Cifar, ResNet50Cifar, PreActResNet18, PreActResNet18BN,
-                              WRN_28_10, WRN_34_10, WRN_70_16, TorchvisionResNet18, TorchvisionResNet50)
+    cls.arch: cls for cls in (SmallCNN, WideCNN, LeNet, MLP, ResNet18Cifar, ResNet50Cifar, PreActResNet18,
+                              PreActResNet18BN, WRN_28_10, WRN_34_10, WRN_70_16, TorchvisionResNet18,
+                              TorchvisionResNet50)
 }
 
 

@@ -147,7 +147,7 @@ def resolve(spec: str, **options: Any) -> nn.Module:
         model = load_model(text)
         model.spec = spec
         return model
-    elif text in zoo.recipes():
+    elif zoo.known(text):
         kind, rest = "zoo", text
     elif sep and len(kind) > 1:
         raise ModelSpecError(f"unknown model spec kind {kind!r} in {spec!r}; {_usage()}")
@@ -156,7 +156,7 @@ def resolve(spec: str, **options: Any) -> nn.Module:
                              f"(see `optimist zoo recipes`); {_usage()}")
 
     if kind == "zoo":
-        if rest not in zoo.recipes():
+        if not zoo.known(rest):
             raise ModelSpecError(f"unknown zoo model {rest!r}; see `optimist zoo recipes`")
         model = zoo.get(rest)
     elif kind in ("robustbench", "robustness"):
