@@ -53,3 +53,11 @@ def test_torchvision_weights_load_into_registry_resnet():
 def test_unknown_model_lists_known():
     with pytest.raises(ValueError, match="known models: small-cnn"):
         build_model("vgg-99")
+
+
+def test_wide_cnn_is_the_small_cnn_at_twice_the_width():
+    small, wide = build_model("small-cnn"), build_model("wide-cnn")
+    assert (small.feature_dim, wide.feature_dim) == (128, 256)
+    convs = [[m.out_channels for m in net.modules() if isinstance(m, nn.Conv2d)] for net in (small, wide)]
+    assert convs == [[16, 32], [32, 64]]
+    assert wide.config()["arch"] == "wide-cnn"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import numpy as np
@@ -175,3 +176,16 @@ def test_proportion_interval_stays_in_the_unit_interval():
     assert proportion_interval([1.0] * 8)[1:] == (proportion_interval([1.0] * 8)[1], 1.0)
     with pytest.raises(ValueError, match="0/1"):
         proportion_interval([0.5, 1.0])
+
+
+def test_welch_interval_matches_scipy_and_handles_small_groups():
+    from scipy import stats
+
+    from optimist.core.kit import welch_interval
+
+    a, b = [0.61, 0.64, 0.58, 0.66], [0.55, 0.49, 0.57]
+    d, lo, hi = welch_interval(a, b)
+    ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval()
+    assert d == pytest.approx(sum(a) / 4 - sum(b) / 3) and (lo, hi) == pytest.approx((ci.low, ci.high))
+    assert all(map(math.isnan, welch_interval([0.5], b)[1:]))
+    assert welch_interval([0.5, float("nan"), 0.7], [0.5, 0.5])[0] == pytest.approx(0.1)

@@ -48,11 +48,13 @@ class Recipe:
     eval_threats: tuple[str, ...] = ()
     about: str = ""
     tags: tuple[str, ...] = field(default=())
+    eval_n: int = EVAL_N  # test images of the card's evaluation
 
-    def scaled(self, train_size: int | None = None, epochs: int | None = None) -> "Recipe":
-        """A cheaper variant (tests, previews): fewer images and/or epochs."""
+    def scaled(self, train_size: int | None = None, epochs: int | None = None,
+               eval_n: int | None = None) -> "Recipe":
+        """A cheaper variant (tests, previews): fewer images, epochs and/or evaluation images."""
         cfg = self.config if epochs is None else self.config.with_(epochs=epochs)
-        return replace(self, config=cfg, train_size=train_size or self.train_size)
+        return replace(self, config=cfg, train_size=train_size or self.train_size, eval_n=eval_n or self.eval_n)
 
 
 FMNIST_THREATS = ("linf:0.1", "l2:1.5")
@@ -68,10 +70,11 @@ def register(recipe: Recipe) -> Recipe:
 
 def _fmnist(arch: str, tag: str, method: str, threat: str | None, epochs: int, about: str, *,
             prefix: str = "fashion-mnist", classes=None, seed: int = 0, tags=(), train_size: int | None = None,
-            eval_threats: tuple[str, ...] = FMNIST_THREATS, **cfg) -> Recipe:
+            eval_threats: tuple[str, ...] = FMNIST_THREATS, eval_n: int = EVAL_N, **cfg) -> Recipe:
     config = default_config("fashion-mnist", method, threat, epochs=epochs, seed=seed, **cfg)
     return register(Recipe(f"{prefix}/{arch}/{tag}", "fashion-mnist", arch, config, classes=classes,
-                           train_size=train_size, eval_threats=eval_threats, about=about, tags=tuple(tags)))
+                           train_size=train_size, eval_threats=eval_threats, about=about, tags=tuple(tags),
+                           eval_n=eval_n))
 
 
 # Budget: PGD-AT recipes train 2 epochs with PGD-5 (about 2.5 min each on 2 CPU cores); the full cold demo
@@ -105,19 +108,20 @@ for _tag, _method, _threat in (("standard", "standard", None), ("linf-0.05", "pg
 
 # The transfer ladder (Salman et al. 2020; Utrera et al. 2021 at Fashion-MNIST scale): the L2 ladder at one budget
 # (1 epoch; L2 PGD-3 for the robust ones) for the small and the wide CNN, on all ten classes or on classes 0-4,
-# each with any training seed through the "-seed<k>" suffix (see recipe()). One wide robust source costs about
-# 90 s on 2 CPU cores, a standard one about 25 s.
+# each with any training seed through the "-seed<k>" suffix (see recipe()). Their cards measure L2 1 robustness
+# on the first 500 test images (the evaluation cascade costs as much as the training here).
 TRANSFER_LADDER = (0.25, 0.5, 1.0, 2.0)
 TRANSFER_EPOCHS = 1
 for _prefix, _classes in (("transfer-fashion-mnist", None), ("transfer-fashion-mnist-0to4", (0, 1, 2, 3, 4))):
     _what = "all ten classes" if _classes is None else "classes 0-4"
     for _arch in ("small-cnn", "wide-cnn"):
         _fmnist(_arch, "standard", "standard", None, TRANSFER_EPOCHS, f"transfer-ladder source: {_what}, standard",
-                prefix=_prefix, classes=_classes, tags=("transfer-ladder",), eval_threats=("l2:1",))
+                prefix=_prefix, classes=_classes, tags=("transfer-ladder",), eval_threats=("l2:1",), eval_n=500)
         for _eps in TRANSFER_LADDER:
             _fmnist(_arch, f"l2-{_eps:g}", "pgd", f"l2:{_eps:g}", TRANSFER_EPOCHS,
                     f"transfer-ladder source: {_what}, PGD-AT L2 {_eps:g}, 3 steps", prefix=_prefix,
-                    classes=_classes, tags=("transfer-ladder",), eval_threats=("l2:1",), attack_steps=3)
+                    classes=_classes, tags=("transfer-ladder",), eval_threats=("l2:1",), eval_n=500,
+                    attack_steps=3)
 
 _SEED = re.compile(r"^(?P<base>.+)-seed(?P<seed>\d+)$")
 
@@ -214,7 +218,7 @@ def train_recipe(r: Recipe, run_dir: str | os.PathLike, progress: bool = True, d
     result = train(model, data, r.config, run_dir=run_dir, resume=True, progress=progress, card=card,
                    device=device)
     model = result.model.eval()
-    evaluation = evaluate_recipe_model(model, r, progress=progress)
+    evaluation = evaluate_recipe_model(model, r, n=r.eval_n, progress=progress)
     ckpt = resolve(run_dir)
     full = read_card(ckpt)
     full.update(evaluation=evaluation, versions=library_versions())

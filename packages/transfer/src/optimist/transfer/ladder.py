@@ -45,8 +45,8 @@ class LadderSettings(Settings):
                                            "labelled target images per class (integers or all)")
     draws: int = setting(3, "few-shot draws per shots value (the same images for every source)", minimum=1)
     test_per_class: int = setting(0, "cap on target test images per class (0: the whole test split)", minimum=0)
-    source_train_size: int = setting(0, "train the sources on this many images (0: the recipe's; only with a "
-                                     "separate zoo_root, for smoke runs)", minimum=0)
+    source_train_size: int = setting(0, "train the sources on this many images and evaluate them on at most 200 "
+                                     "(0: the recipe's; only with a separate zoo_root, for smoke runs)", minimum=0)
 
     def validate(self) -> None:
         from optimist.core import zoo
@@ -88,7 +88,8 @@ def _load_sources(names: dict[float, list[str]], s: LadderSettings, zoo_root, de
     sources, meta = [], {}
     for eps, group in names.items():
         for k, name in enumerate(group):
-            override = zoo.recipe(name).scaled(train_size=s.source_train_size) if s.source_train_size else None
+            override = (zoo.recipe(name).scaled(train_size=s.source_train_size, eval_n=min(s.source_train_size, 200))
+                        if s.source_train_size else None)
             model = zoo.get(name, root=zoo_root, progress=progress, device=device, recipe_override=override)
             sources.append(source_from_model(model, name))
             meta[name] = (eps, k)
@@ -171,9 +172,9 @@ def transfer_ladder(*, device=None, progress: bool = True, seed: int = 0, zoo_ro
     device = resolve_device(device)
     names = source_names(s)
     shots = parse_shots(s.shots)
-    sources, meta = _load_sources(names, s, zoo_root, device, progress)
-    target = _target(s, seed)
-    with seeded(seed, [device]):
+    with seeded(seed, [device]):  # zoo training seeds the global RNG: fork it so the caller's is left as it was
+        sources, meta = _load_sources(names, s, zoo_root, device, progress)
+        target = _target(s, seed)
         df = run_transfer(sources, [target], ["linear"], shots, [seed + i for i in range(s.draws)], cache=False,
                           device=str(device), progress=progress)
     df["source_seed"] = [meta[n][1] for n in df["source"]]
