@@ -24,6 +24,7 @@ from optimist.core.data import ImageTensorDataset, subset
 from optimist.core.kit import preserved, resolve_device, seeded, t_interval
 from optimist.core.models import require_classifier
 from optimist.core.settings import Settings, SettingsError, setting
+from optimist.transfer.figures import interval_bars
 from optimist.transfer.finetune import FinetuneConfig
 from optimist.transfer.protocols import ALL, PROTOCOLS, parse_shots, run_transfer
 from optimist.transfer.sources import source_from_model
@@ -206,8 +207,7 @@ def _figures(table: pd.DataFrame, gains: pd.DataFrame):
         order = [k for k in g["shots"] if k != ALL] + [k for k in g["shots"] if k == ALL]
         g = g.set_index("shots").loc[order]
         xs = np.arange(len(g))
-        ax.errorbar(xs, g["value"], yerr=[g["value"] - g["low"], g["high"] - g["value"]], marker="o", capsize=3,
-                    label=f"{model} ({protocol})")
+        interval_bars(ax, xs, g["value"], g["low"], g["high"], label=f"{model} ({protocol})")
         ax.set_xticks(xs, list(g.index))
     ax.set_xlabel("labelled target images per class")
     ax.set_ylabel("target test accuracy")
@@ -220,9 +220,7 @@ def _figures(table: pd.DataFrame, gains: pd.DataFrame):
         fig, ax = plt.subplots(figsize=(6, 3.2))
         for model, g in gains.groupby("model", sort=False):
             xs = np.arange(len(g))
-            ax.errorbar(xs, 100 * g["gain"], yerr=[100 * (g["gain"] - g["ci_low"]).fillna(0),
-                                                   100 * (g["ci_high"] - g["gain"]).fillna(0)],
-                        marker="o", capsize=3, label=model)
+            interval_bars(ax, xs, g["gain"], g["ci_low"], g["ci_high"], scale=100, label=model)
             ax.set_xticks(xs, [f"{p[:6]} {k}" for p, k in zip(g["protocol"], g["shots"])], fontsize=7)
         ax.axhline(0, color="grey", lw=0.8)
         ax.set_ylabel("gain over reference (points)")

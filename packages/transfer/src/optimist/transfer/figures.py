@@ -33,11 +33,18 @@ def source_colors(pairs: list[tuple[str, float]]) -> dict[tuple[str, float], tup
     return colors
 
 
-def _errorbar(ax, x, g: pd.DataFrame, **kw):
+def interval_bars(ax, x, value, low, high, *, scale: float = 1.0, **kw):
+    """``ax.errorbar`` of ``value`` with its interval [low, high] (NaN bounds draw no bar), all times ``scale``."""
+    value, low, high = (scale * pd.Series(np.asarray(v, dtype=float)) for v in (value, low, high))
     yerr = None
-    if g["ci_low"].notna().any():
-        yerr = np.vstack([(g["accuracy"] - g["ci_low"]).fillna(0), (g["ci_high"] - g["accuracy"]).fillna(0)])
-    ax.errorbar(x, g["accuracy"], yerr=yerr, capsize=2, marker="o", ms=4, lw=1.4, **kw)
+    if low.notna().any():
+        yerr = np.vstack([(value - low).fillna(0), (high - value).fillna(0)])
+    kw = {"marker": "o", "capsize": 3, **kw}
+    return ax.errorbar(x, value, yerr=yerr, **kw)
+
+
+def _errorbar(ax, x, g: pd.DataFrame, **kw):
+    interval_bars(ax, x, g["accuracy"], g["ci_low"], g["ci_high"], capsize=2, ms=4, lw=1.4, **kw)
 
 
 def plot_vs_epsilon(df: pd.DataFrame) -> plt.Figure:

@@ -19,6 +19,7 @@ import pandas as pd
 from optimist.core.application import Result, claim, run_settings
 from optimist.core.kit import resolve_device, seeded, t_interval, welch_interval
 from optimist.core.settings import Settings, SettingsError, setting
+from optimist.transfer.figures import interval_bars
 from optimist.transfer.protocols import ALL, parse_shots, run_transfer, shots_order
 from optimist.transfer.sources import source_from_model
 from optimist.transfer.splits import FASHION_SPLIT, load_target
@@ -211,15 +212,12 @@ def _figures(table: pd.DataFrame, gains: pd.DataFrame, src_table: pd.DataFrame):
         g = table[table["epsilon"] == eps].set_index("shots").loc[[k for k in order if k in set(table["shots"])]]
         colour = "black" if eps == 0 else cmap(i / max(1, len(epss) - 1))
         x = np.array([xs[k] for k in g.index]) + 0.06 * (i - len(epss) / 2)
-        axes[0].errorbar(x, 100 * g["value"], yerr=[100 * (g["value"] - g["low"]).fillna(0),
-                                                    100 * (g["high"] - g["value"]).fillna(0)],
-                         marker="o", capsize=3, color=colour, label=_label(eps))
+        interval_bars(axes[0], x, g["value"], g["low"], g["high"], scale=100, color=colour, label=_label(eps))
         if eps > 0 and len(gains):
             h = gains[gains["epsilon"] == eps].set_index("shots").loc[[k for k in order if k in set(gains["shots"])]]
             x = np.array([xs[k] for k in h.index]) + 0.06 * (i - len(epss) / 2)
-            axes[1].errorbar(x, 100 * h["gain"], yerr=[100 * (h["gain"] - h["ci_low"]).fillna(0),
-                                                       100 * (h["ci_high"] - h["gain"]).fillna(0)],
-                             marker="o", capsize=3, color=colour, label=_label(eps))
+            interval_bars(axes[1], x, h["gain"], h["ci_low"], h["ci_high"], scale=100, color=colour,
+                          label=_label(eps))
     for ax in axes:
         ax.set_xticks(range(len(order)), order)
         ax.set_xlabel("labelled target images per class")
@@ -237,9 +235,7 @@ def _figures(table: pd.DataFrame, gains: pd.DataFrame, src_table: pd.DataFrame):
     x = np.arange(len(src_table))
     for col, lo, hi, name in (("clean accuracy", "clean low", "clean high", "clean"),
                               (robust_col, "robust low", "robust high", robust_col)):
-        v = src_table[col]
-        ax.errorbar(x, 100 * v, yerr=[100 * (v - src_table[lo]).fillna(0), 100 * (src_table[hi] - v).fillna(0)],
-                    marker="o", capsize=3, label=name)
+        interval_bars(ax, x, src_table[col], src_table[lo], src_table[hi], scale=100, label=name)
     ax.set_xticks(x, src_table["source"])
     ax.set_ylabel("source test accuracy (%)")
     ax.legend(fontsize=7)
