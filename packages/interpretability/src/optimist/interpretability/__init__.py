@@ -34,6 +34,8 @@ APPLICATION = Application(
                 "against a random-map baseline.",
     demo_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.05",
                  "fashion-mnist/small-cnn/linf-0.1"),
+    # a smoke run uses the default pair only (cached with every zoo), not a third model trained for it
+    quick_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.1"),
     quick_settings={"n": 12, "steps": 6, "infidelity_samples": 4, "sensitivity_n": 4, "sensitivity_samples": 2,
                     "n_figure": 3, "ig_steps": 4, "smoothgrad_samples": 2},
     tiny_settings={"n": 4, "methods": ["gradient", "smoothgrad"], "steps": 3, "infidelity_samples": 2,
