@@ -13,10 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-
-def _order(shots) -> list[str]:
-    vals = list(dict.fromkeys(str(s) for s in shots))
-    return sorted((v for v in vals if v != "all"), key=int) + (["all"] if "all" in vals else [])
+from optimist.transfer.protocols import shots_order
 
 
 def _cols(df: pd.DataFrame) -> list[str]:
@@ -36,7 +33,7 @@ def render(folder: Path) -> str:
     models = _cols(res)
     out.append(f"| {head}: target accuracy | " + " | ".join(models) + " |")
     out.append("|---|" + "---|" * len(models))
-    for k in _order(res["shots"]):
+    for k in shots_order(res["shots"]):
         row = res[res["shots"] == k].set_index("model")
         cells = [f"{row.at[m, 'value']:.3f} [{row.at[m, 'low']:.3f}, {row.at[m, 'high']:.3f}]" for m in models]
         out.append(f"| {k}-shot | " + " | ".join(cells) + " |")
@@ -44,7 +41,7 @@ def render(folder: Path) -> str:
     robust = _cols(gain)
     out.append("| robust − standard (points) | " + " | ".join(robust) + " |")
     out.append("|---|" + "---|" * len(robust))
-    for k in _order(gain["shots"]):
+    for k in shots_order(gain["shots"]):
         row = gain[gain["shots"] == k].set_index("model")
         cells = []
         for m in robust:

@@ -27,6 +27,7 @@ from optimist.core.settings import Settings, SettingsError, setting
 from optimist.transfer.figures import interval_bars
 from optimist.transfer.finetune import FinetuneConfig
 from optimist.transfer.protocols import ALL, PROTOCOLS, parse_shots, run_transfer
+from optimist.transfer.results import gain_verdict
 from optimist.transfer.sources import source_from_model
 from optimist.transfer.splits import Target
 
@@ -118,11 +119,9 @@ def _gains(df: pd.DataFrame, labels: dict[str, str], reference: str) -> pd.DataF
         diff = (g - ref.reindex(g.index)).dropna()
         for (protocol, shots), d in diff.groupby(level=["protocol", "shots"], sort=False):
             m, lo, hi = t_interval(d.to_numpy())
-            verdict = ("single run" if math.isnan(lo) else "better" if lo > 0 else "worse" if hi < 0
-                       else "no clear difference")
             rows.append({"model": labels[source], "reference": labels[reference], "protocol": protocol,
                          "shots": str(shots), "gain": m, "ci_low": lo, "ci_high": hi, "seeds": len(d),
-                         "verdict": verdict})
+                         "verdict": gain_verdict(lo, hi)})
     return pd.DataFrame(rows)
 
 

@@ -10,7 +10,6 @@ includes what retraining the source moves, not only which images were drawn.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +20,7 @@ from optimist.core.kit import resolve_device, seeded, t_interval, welch_interval
 from optimist.core.settings import Settings, SettingsError, setting
 from optimist.transfer.figures import interval_bars
 from optimist.transfer.protocols import ALL, parse_shots, run_transfer, shots_order
+from optimist.transfer.results import gain_verdict
 from optimist.transfer.sources import source_from_model
 from optimist.transfer.splits import FASHION_SPLIT, load_target
 
@@ -125,10 +125,9 @@ def _gains(per_seed: pd.DataFrame) -> pd.DataFrame:
     for (eps, shots), g in per_seed[per_seed["epsilon"] > 0].groupby(["epsilon", "shots"], sort=False):
         ref = std[std["shots"] == shots]["accuracy"].to_numpy()
         d, lo, hi = welch_interval(g["accuracy"].to_numpy(), ref)
-        verdict = ("no interval" if math.isnan(lo) else "better" if lo > 0 else "worse" if hi < 0
-                   else "no clear difference")
         rows.append({"model": _label(eps), "epsilon": eps, "shots": str(shots), "gain": d, "ci_low": lo,
-                     "ci_high": hi, "source seeds": f"{len(g)} vs {len(ref)}", "verdict": verdict})
+                     "ci_high": hi, "source seeds": f"{len(g)} vs {len(ref)}",
+                     "verdict": gain_verdict(lo, hi, missing="no interval")})
     return pd.DataFrame(rows)
 
 
@@ -209,12 +208,12 @@ def _figures(table: pd.DataFrame, gains: pd.DataFrame, src_table: pd.DataFrame):
     cmap = plt.get_cmap("viridis")
     epss = sorted(table["epsilon"].unique())
     for i, eps in enumerate(epss):
-        g = table[table["epsilon"] == eps].set_index("shots").loc[[k for k in order if k in set(table["shots"])]]
+        g = table[table["epsilon"] == eps].set_index("shots").loc[order]
         colour = "black" if eps == 0 else cmap(i / max(1, len(epss) - 1))
         x = np.array([xs[k] for k in g.index]) + 0.06 * (i - len(epss) / 2)
         interval_bars(axes[0], x, g["value"], g["low"], g["high"], scale=100, color=colour, label=_label(eps))
         if eps > 0 and len(gains):
-            h = gains[gains["epsilon"] == eps].set_index("shots").loc[[k for k in order if k in set(gains["shots"])]]
+            h = gains[gains["epsilon"] == eps].set_index("shots").loc[order]  # every budget has every shots value
             x = np.array([xs[k] for k in h.index]) + 0.06 * (i - len(epss) / 2)
             interval_bars(axes[1], x, h["gain"], h["ci_low"], h["ci_high"], scale=100, color=colour,
                           label=_label(eps))
@@ -244,7 +243,6 @@ def _figures(table: pd.DataFrame, gains: pd.DataFrame, src_table: pd.DataFrame):
     caps["ladder-sources"] = ("The sources on their own task (Fashion-MNIST test images): clean accuracy falls and "
                               "robust accuracy rises with the training budget; 95% intervals over seeds.")
     return figs, caps
-
 
 
 # A smoke run (--quick): two seeds of one budget trained on 1,000 images, a few test images per class.

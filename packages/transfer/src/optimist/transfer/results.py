@@ -76,6 +76,16 @@ def accuracy_table(df: pd.DataFrame, protocol: str | None = None, digits: int = 
     return wide[list(dict.fromkeys(s["model"]))]
 
 
+
+def gain_verdict(low: float, high: float, *, better: str = "better", worse: str = "worse",
+                 missing: str = "single run") -> str:
+    """What a gain's interval says: ``better`` above 0, ``worse`` below, "no clear difference" across it, and
+    ``missing`` when there is no interval (NaN bounds)."""
+    if math.isnan(low):
+        return missing
+    return better if low > 0 else worse if high < 0 else "no clear difference"
+
+
 def gains(df: pd.DataFrame, baseline_norm: str = "none", confidence: float = 0.95) -> pd.DataFrame:
     """Paired accuracy gain of every robust source over the standard one, per (target, protocol, shots).
 
@@ -93,14 +103,7 @@ def gains(df: pd.DataFrame, baseline_norm: str = "none", confidence: float = 0.9
     for k, g in merged.groupby(["target", "protocol", "shots", "source", "norm", "epsilon"], sort=False):
         diff = (g["accuracy"] - g["baseline"]).to_numpy()
         mean, lo, hi = _interval(diff, confidence)
-        if math.isnan(lo):
-            verdict = "single run"
-        elif lo > 0:
-            verdict = "robust better"
-        elif hi < 0:
-            verdict = "standard better"
-        else:
-            verdict = "no clear difference"
+        verdict = gain_verdict(lo, hi, better="robust better", worse="standard better")
         rows.append({**dict(zip(["target", "protocol", "shots", "source", "norm", "epsilon"], k)),
                      "standard": float(g["baseline"].mean()), "robust": float(g["accuracy"].mean()),
                      "gain": mean, "ci_low": lo, "ci_high": hi, "seeds": len(g), "verdict": verdict})
