@@ -17,7 +17,8 @@ import torchvision
 from torch import nn
 
 from optimist.core.application import TABLE_COLUMNS, available_applications
-from optimist.core.models import resolve, wrap
+from optimist.core.models import wrap
+from optimist.core.specs import resolve_model as resolve
 from reference_nets import autoattack_examples
 
 APPS = available_applications()

@@ -19,8 +19,8 @@ from optimist.core.errors import (
     LabelError,
     ModelMismatchError,
 )
-from optimist.core.kit import resolve_device
 from optimist.core.models import build_model
+from optimist.core.runtime import resolve_device
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import torch
 
 from optimist.core.checkpoints import CheckpointError, load_model, save_model
 from optimist.core.importers import guess_architecture, import_checkpoint
-from optimist.core.models import resolve
+from optimist.core.specs import resolve_model as resolve
 from reference_nets import autoattack_examples, preact18_forward, random_state, wrn_forward
 
 

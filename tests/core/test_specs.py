@@ -12,10 +12,11 @@ import torchvision
 from torch import nn
 
 from optimist.core.checkpoints import load_model, save_model
-from optimist.core.data import DataSpecError, load_dataset
-from optimist.core.data import resolve as resolve_data
-from optimist.core.errors import ImageDTypeError, ImageRangeError, LabelError
-from optimist.core.models import ModelSpecError, WrapError, require_classifier, resolve, wrap
+from optimist.core.data import load_dataset
+from optimist.core.errors import DataSpecError, ImageDTypeError, ImageRangeError, LabelError, ModelSpecError, WrapError
+from optimist.core.models import require_classifier, wrap
+from optimist.core.specs import resolve_data
+from optimist.core.specs import resolve_model as resolve
 
 
 def small_cnn() -> nn.Module:
@@ -167,7 +168,7 @@ def test_bad_data_specs(tmp_path):
 
 
 def test_proportion_interval_stays_in_the_unit_interval():
-    from optimist.core.kit import proportion_interval, t_interval
+    from optimist.core.stats import proportion_interval, t_interval
 
     v = [0.0] * 15 + [1.0]
     p, lo, hi = proportion_interval(v)
@@ -181,7 +182,7 @@ def test_proportion_interval_stays_in_the_unit_interval():
 def test_welch_interval_matches_scipy_and_handles_small_groups():
     from scipy import stats
 
-    from optimist.core.kit import welch_interval
+    from optimist.core.stats import welch_interval
 
     a, b = [0.61, 0.64, 0.58, 0.66], [0.55, 0.49, 0.57]
     d, lo, hi = welch_interval(a, b)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from optimist.core.settings import SettingsError
+from optimist.core.errors import SettingsError
 from optimist.generation import compare
 from optimist.generation._application import claims_table, parse_budgets
 from optimist.generation.budgets import DEFAULTS, Budget
@@ -111,7 +111,7 @@ def test_compare_reports_every_judge_and_claims(small_pair):
 
 
 def test_defaults_are_what_the_shipped_sweep_chooses():
-    from optimist.generation.sweep import SHIPPED, choose
+    from optimist.generation.sweep_table import SHIPPED, choose
 
     table = pd.read_csv(SHIPPED)
     chosen = choose(table)
@@ -125,7 +125,8 @@ def test_defaults_are_what_the_shipped_sweep_chooses():
 
 
 def test_sweep_runs_the_grid_and_draws_it(small_pair):
-    from optimist.generation.sweep import sweep, sweep_figure
+    from optimist.generation.sweep import sweep
+    from optimist.generation.sweep_table import sweep_figure
 
     t = sweep(small_pair, "fashion-mnist", task="super-resolution", eps=(0.5, 2.0), steps=(3,), n=6, per_class=2,
               evaluator="mlp", reference_size=100, knn_bank=200, bootstrap=20)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from optimist.core.kit import t_interval as mean_ci
+from optimist.core.stats import t_interval as mean_ci
 from optimist.interpretability import (
     alignment,
     attribute,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from optimist.core.settings import SettingsError
+from optimist.core.errors import SettingsError
 from optimist.shifts import APPLICATION, ShiftsSettings, compare
 
 QUICK = dict(n=40, corruptions=["gaussian_noise", "contrast", "rotate"], severities=[1, 5], heatmap_n=12,

@@ -9,7 +9,7 @@ import torch
 from scipy import stats
 
 from optimist.core import zoo
-from optimist.core.settings import SettingsError
+from optimist.core.errors import SettingsError
 from optimist.transfer import LadderSettings, transfer_ladder
 from optimist.transfer.ladder import source_names
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import shutil
 import tempfile
 from pathlib import Path
@@ -23,7 +22,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from optimist.core.errors import CheckpointError
+from optimist.core.files import atomic_write_text, readable
 from optimist.core.models import build_model
+from optimist.core.models.sources import build_source
+from optimist.core.models.wrap import WrappedClassifier
+from optimist.core.runtime import library_versions
 
 CARD_KEY = "optimist_card"
 WEIGHTS = "model.safetensors"
@@ -32,31 +36,6 @@ STATE = "state.pt"
 LATEST = "latest.json"
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, truncated, corrupt, foreign or does not match its architecture."""
-
-
-def library_versions() -> dict[str, str]:
-    import torchvision
-
-    from optimist.core import __version__
-
-    return {"optimist-core": __version__, "torch": torch.__version__, "torchvision": torchvision.__version__,
-            "python": platform.python_version()}
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def readable(path: str | os.PathLike, *, folder: bool = False) -> None:
-    """Give a file (0666) or folder (0777) the permissions the user's umask allows, as ``open()`` would.
-
-    ``tempfile`` creates private (0600 / 0700) entries; saved models and reports are meant to be shared.
-    """
-    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
 
 
 def weights_hash(weights: dict[str, torch.Tensor]) -> str:
@@ -67,26 +46,6 @@ def weights_hash(weights: dict[str, torch.Tensor]) -> str:
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     return h.hexdigest()
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    readable(tmp)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a text file so that readers see the old or the new content, never half of it."""
-    _atomic_write_bytes(Path(path), text.encode())
 
 
 def _write_folder(folder: Path, model: nn.Module, card: dict, state: dict | None) -> None:
@@ -212,9 +171,6 @@ def load_into(model: nn.Module, weights: dict[str, torch.Tensor], source: str = 
 
 def _rebuild(cfg: dict, path, module: nn.Module | None) -> nn.Module:
     if cfg["arch"] == "wrapped":
-        from optimist.core.models.specs import build_source
-        from optimist.core.models.wrap import WrappedClassifier
-
         if module is None:
             if not cfg.get("source"):
                 raise CheckpointError(f"{path} holds a wrapped model saved without a source; pass the bare "

@@ -37,7 +37,7 @@ def _at_least(args, minimum: int = 1, **fields) -> None:
 
 def _demo(args) -> int:
     from optimist.core.demo import DemoOptions, available_demos, run_demos
-    from optimist.core.kit import resolve_device
+    from optimist.core.runtime import resolve_device
 
     resolve_device(args.device)
     if args.list:
@@ -55,8 +55,8 @@ def _train(args) -> int:
     import torch
 
     from optimist.core.data import load_dataset, subset
-    from optimist.core.kit import resolve_device
     from optimist.core.models import build_for_dataset
+    from optimist.core.runtime import resolve_device
     from optimist.core.train import default_config, train
 
     if args.device is not None:
@@ -90,7 +90,7 @@ def _train(args) -> int:
 def _load_for_eval(spec: str):
     """(model, zoo name or None) for any model spec (see ``optimist.core.models.resolve``)."""
     from optimist.core import zoo
-    from optimist.core.models import resolve
+    from optimist.core.specs import resolve_model as resolve
 
     model = resolve(spec)
     bare = spec[4:] if spec.startswith("zoo:") else spec
@@ -99,7 +99,7 @@ def _load_for_eval(spec: str):
 
 def _import(args) -> int:
     from optimist.core.checkpoints import save_model
-    from optimist.core.models import resolve
+    from optimist.core.specs import resolve_model as resolve
 
     model = resolve(args.spec)
     card = {"imported_from": args.spec}
@@ -121,7 +121,7 @@ def _eval(args) -> int:
                          "drop --record (the result is printed)")
     card = getattr(model, "card", {}) or {}
     if args.data:
-        from optimist.core.data import resolve as resolve_data
+        from optimist.core.specs import resolve_data
 
         if args.dataset or args.data_root:
             raise ValueError("pass either --data SPEC or --dataset/--data-root, not both")

@@ -13,6 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from optimist.core.application import GROUP, Application, settings_help
+from optimist.core.runtime import resolve_device
 
 
 def application_names() -> list[str]:
@@ -56,8 +57,6 @@ def parse_models(items: list[str]) -> dict[str, str]:
 
 
 def _run(args) -> int:
-    from optimist.core.kit import resolve_device
-
     app = _load(args.application)
     models = parse_models(args.model)
     settings = parse_settings(args.set)

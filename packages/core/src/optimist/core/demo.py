@@ -19,7 +19,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from optimist.core.report import Report, Section
+from optimist.core import zoo
+from optimist.core.data import load_dataset
+from optimist.core.models import MODELS, build_model
+from optimist.core.report import Report, Section, provenance
 
 GROUP = "optimist.demos"
 ORDER = ("core", "interpretability", "generation", "diffusion", "transfer", "transfer-ladder", "shifts", "geometry")
@@ -65,8 +68,6 @@ def run_demos(names: list[str] | None, options: DemoOptions, title: str = "Optim
     if unknown:
         raise ValueError(f"unknown demo(s) {unknown}; installed demos: {', '.join(demos)}. "
                          "Install an application package (pip install -e packages/NAME) to add its demo.")
-    from optimist.core.report import provenance
-
     banner = ("Smoke run (--quick): tiny settings and stand-in models - these numbers are not results."
               if options.quick else None)
     report = Report(options.out_dir, title, banner=banner, provenance=provenance())
@@ -110,10 +111,6 @@ def _sample_grid(ds, per_class: int = 8):
 def core_demo(section: Section, options: DemoOptions) -> None:
     """Dataset, sample images, the model registry, and the zoo's standard/robust pair with accuracies."""
     import torch
-
-    from optimist.core import zoo
-    from optimist.core.data import load_dataset
-    from optimist.core.models import MODELS, build_model
 
     ds = load_dataset("fashion-mnist", "train")
     test = load_dataset("fashion-mnist", "test")

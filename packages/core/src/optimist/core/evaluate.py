@@ -24,12 +24,12 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, fgsm, pgd
-from optimist.core.attacks.checks import check_images, check_labels
 from optimist.core.attacks.objectives import PAIR_LOSSES, label_loss, margin_of_logits
 from optimist.core.attacks.pgd import SCHEDULES
 from optimist.core.attacks.square import square
+from optimist.core.checks import check_images, check_labels
 from optimist.core.data.loaders import make_loader
-from optimist.core.kit import evaluating, model_device
+from optimist.core.runtime import evaluating, model_device
 
 ATTACKS = ("pgd", "fgsm", "autoattack")
 AUTOATTACK_VERSIONS = ("standard", "plus", "rand", "custom")

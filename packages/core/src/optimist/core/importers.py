@@ -14,7 +14,7 @@ from typing import Sequence
 import torch
 
 from optimist.core.checkpoints import CheckpointError, load_into
-from optimist.core.models import Classifier, build_model
+from optimist.core.models import MODELS, Classifier, build_model
 
 FORMATS = ("robustness", "robustbench")
 _HEAD_NAMES = ("fc.", "linear.", "classifier.")
@@ -90,8 +90,6 @@ def _clean_keys(sd: dict[str, torch.Tensor], fmt: str) -> tuple[dict[str, torch.
 
 def guess_architecture(sd: dict[str, torch.Tensor]) -> str:
     """The registry architecture whose layout a (cleaned) state dict most likely has; ValueError if none."""
-    from optimist.core.models import MODELS
-
     keys = set(sd)
     conv1 = sd.get("conv1.weight")
     if any(k.startswith("block1.layer.") for k in keys):

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from optimist.core.checkpoints import atomic_write_text
+from optimist.core.files import atomic_write_text
 
 
 def _slug(text: str) -> str:

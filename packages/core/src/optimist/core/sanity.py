@@ -20,7 +20,7 @@ from torch import nn
 from optimist.core.attacks import Threat, as_threat
 from optimist.core.data.loaders import make_loader
 from optimist.core.evaluate import EvalResult, robust_accuracy
-from optimist.core.kit import evaluating, model_device
+from optimist.core.runtime import evaluating, model_device
 
 
 class GradientMaskingWarning(UserWarning):

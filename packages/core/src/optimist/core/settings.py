@@ -12,9 +12,7 @@ import types
 import typing
 from typing import Any, Mapping
 
-
-class SettingsError(ValueError):
-    """A setting that is unknown, of the wrong type or out of range; the message names it and the fix."""
+from optimist.core.errors import SettingsError
 
 
 def setting(default: Any, help: str, *, minimum: float | None = None, maximum: float | None = None,

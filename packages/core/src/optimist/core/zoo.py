@@ -16,19 +16,13 @@ from pathlib import Path
 
 import torch
 
-from optimist.core.checkpoints import (
-    CheckpointError,
-    library_versions,
-    load_model,
-    load_state,
-    read_card,
-    resolve,
-    save_checkpoint,
-)
+from optimist.core.attacks import as_threat
+from optimist.core.checkpoints import CheckpointError, load_model, load_state, read_card, resolve, save_checkpoint
 from optimist.core.data import load_dataset, subset
 from optimist.core.evaluate import robust_accuracy
 from optimist.core.models import Classifier, build_for_dataset
 from optimist.core.paths import optimist_home
+from optimist.core.runtime import library_versions
 from optimist.core.train import TrainConfig, default_config, train
 
 EVAL_N = 1000
@@ -150,6 +144,29 @@ def known(name: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_NORM_LABEL = {"linf": "L∞", "l2": "L2"}
+
+
+def display_name(name: str) -> str:
+    """Short display name of a model: "standard", "L∞ 0.1", "L2 1.5", "TRADES L∞ 0.1" for zoo names.
+
+    Names that are not zoo names come back unchanged.
+
+    >>> display_name("fashion-mnist/small-cnn/linf-0.1"), display_name("my-model")
+    ('L∞ 0.1', 'my-model')
+    """
+    bare = name[4:] if name.startswith("zoo:") else name
+    if not known(bare):
+        return name
+    cfg = recipe(bare).config
+    if cfg.threat is None or cfg.method == "standard":
+        return "standard"
+    t = as_threat(cfg.threat)
+    label = f"{_NORM_LABEL.get(t.norm, t.norm)} {t.eps:g}"
+    prefix = {"pgd": "", "trades": "TRADES ", "fast": "fast-AT "}.get(cfg.method, f"{cfg.method} ")
+    return prefix + label
 
 
 def with_seed(name: str, seed: int) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from optimist.core import zoo
 from optimist.core.application import (
     Result,
     check_compatible,
@@ -21,14 +22,26 @@ from optimist.core.application import (
     run_settings,
 )
 from optimist.core.data import ImageTensorDataset
-from optimist.core.kit import paired_interval, preserved, resolve_device, seeded, t_interval
+from optimist.core.errors import SettingsError
 from optimist.core.models import require_classifier
-from optimist.core.settings import Settings, SettingsError, setting
+from optimist.core.runtime import preserved, resolve_device, seeded
+from optimist.core.settings import Settings, setting
+from optimist.core.specs import resolve_model as resolve
+from optimist.core.stats import paired_interval, t_interval
 from optimist.generation.budgets import DEFAULTS, Budget
 from optimist.generation.evaluate import NOISE_DRAWS, NOISE_SIGMA, Evaluator, improvement_summary, train_evaluator
+from optimist.generation.figures import overview, task_grid
 from optimist.generation.judges import KNN_K, PixelJudge
 from optimist.generation.metrics import frechet_distance, mse, ssim
-from optimist.generation.showcase import TASKS, ShowcaseConfig, balanced_inputs, real_reference, run_showcase
+from optimist.generation.showcase import (
+    FMNIST_TRANSLATION,
+    TASKS,
+    ShowcaseConfig,
+    balanced_inputs,
+    real_reference,
+    run_showcase,
+)
+from optimist.generation.sweep_table import COMMAND, SHIPPED, sweep_figure
 
 ZOO_EVALUATOR = "fashion-mnist/lenet/evaluator"
 
@@ -115,14 +128,10 @@ def _train_split(data, s: GenerationSettings, test) -> object:
 
 def _evaluator(s: GenerationSettings, train, models: Mapping[str, nn.Module], seed: int) -> tuple[nn.Module, str]:
     if s.evaluator not in ("auto", "mlp"):
-        from optimist.core.models import resolve
-
         return resolve(s.evaluator), s.evaluator
     info = train.info
     if s.evaluator == "auto" and info.name == "fashion-mnist" and info.shape == (1, 28, 28) \
             and info.num_classes == 10:
-        from optimist.core import zoo
-
         return zoo.get(ZOO_EVALUATOR, progress=False), f"zoo:{ZOO_EVALUATOR} (LeNet, seed 7)"
     model = train_evaluator(train, arch="mlp", n=min(3000, len(train)), epochs=2, seed=seed + 7)
     return model, f"an MLP trained for 2 epochs on {min(3000, len(train))} images of {info.name}"
@@ -312,8 +321,6 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     _add_pixel_columns(out, pixels, test.images[real_half], test.targets[real_half])
     figures, captions = _figures(out, test.info.class_names) if s.figures else ({}, {})
     if s.sweep:
-        from optimist.generation.sweep import COMMAND, SHIPPED, sweep_figure
-
         path = SHIPPED if s.sweep == "shipped" else Path(s.sweep)
         command = COMMAND if s.sweep == "shipped" else f"python -m optimist.generation.sweep --out {path}"
         figures["sweep"] = sweep_figure(pd.read_csv(path), command)
@@ -369,8 +376,6 @@ def _add_pixel_columns(out, pixels: PixelJudge, real: torch.Tensor, real_labels:
 
 
 def _translation(num_classes: int) -> dict[int, int]:
-    from optimist.generation.showcase import FMNIST_TRANSLATION
-
     if num_classes == 10:
         return dict(FMNIST_TRANSLATION)
     return {k: (k + 1) % num_classes for k in range(num_classes)}
@@ -394,8 +399,6 @@ LOOK_FOR = {
 
 
 def _figures(out, class_names):
-    from optimist.generation.figures import overview, task_grid
-
     figures = {"overview": overview(out.results, class_names, n=6)}
     captions = {"overview": "Every task from the same seeds (first row), one row per model (standard first), then "
                             "the ground truth: look for garments you can name in the robust rows and noise in "

@@ -54,7 +54,7 @@ class Budget:
         return {"norm": "l2", "eps": self.eps, "step_size": self.step_size, "steps": self.steps}
 
 
-# Defaults for Fashion-MNIST (28x28 grey, pixel space [0, 1]): what optimist.generation.sweep.choose picks from
+# Defaults for Fashion-MNIST (28x28 grey, pixel space [0, 1]): what optimist.generation.sweep_table.choose picks from
 # the shipped sweep (data/sweep.csv; the report draws it): per task, the grid point where the L2 3 model beats the
 # standard one on both pixel judges by the largest summed margin (k-NN accuracy gained + realism lowered, quoted
 # below as L2 3 vs standard). The network judge saturates for every model at these radii. The scaled ImageNet

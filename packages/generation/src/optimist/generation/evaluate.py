@@ -17,9 +17,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from optimist.core.attacks.checks import check_images
-from optimist.core.kit import evaluating, model_device
-from optimist.core.models import require_classifier
+from optimist.core.checks import check_images
+from optimist.core.data import subset
+from optimist.core.models import build_for_dataset, require_classifier
+from optimist.core.runtime import evaluating, model_device
+from optimist.core.train import TrainConfig, train
 from optimist.generation.metrics import PCAProjection, class_diversity, frechet_distance, mse, ssim
 from optimist.generation.result import TaskResult
 
@@ -117,10 +119,6 @@ def train_evaluator(data, arch: str = "mlp", n: int = 3000, epochs: int = 1, see
 
     Use an architecture other than the generator's; the zoo's ``fashion-mnist/lenet/evaluator`` is the real one.
     """
-    from optimist.core.data import subset
-    from optimist.core.models import build_for_dataset
-    from optimist.core.train import TrainConfig, train
-
     torch.manual_seed(seed)
     model = build_for_dataset(arch, data.info)
     train(model, subset(data, n, seed=seed), TrainConfig(epochs=epochs, seed=seed), progress=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from optimist.core.attacks.checks import check_images
+from optimist.core.checks import check_images
 
 KNN_K = 5
 

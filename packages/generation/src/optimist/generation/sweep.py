@@ -18,8 +18,12 @@ from typing import Mapping, Sequence
 import pandas as pd
 from torch import nn
 
-SHIPPED = Path(__file__).parent / "data" / "sweep.csv"
-COMMAND = "python -m optimist.generation.sweep --out " + "packages/generation/src/optimist/generation/data/sweep.csv"
+from optimist.core import zoo
+from optimist.core.zoo import display_name
+from optimist.generation import APPLICATION
+from optimist.generation._application import compare
+from optimist.generation.sweep_table import METRICS, SHIPPED, choose
+
 #: the grid per task: L2 radii (inf: unbounded, then the step size below) and step counts
 GRID = {
     "class-generation": {"eps": (2.89, 5.0, 8.0, 12.0), "steps": (50, 100)},
@@ -29,7 +33,6 @@ GRID = {
     "super-resolution": {"eps": (0.58, 1.5, 3.0, 5.0), "steps": (100,)},
     "inversion": {"eps": (math.inf,), "steps": (120, 300), "step_size": (0.15, 0.5)},
 }
-METRICS = ("evaluator accuracy", "noised accuracy", "knn accuracy", "realism")
 
 
 def sweep(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, task: str, eps: Sequence[float],
@@ -38,8 +41,6 @@ def sweep(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, task: 
 
     Bounded radii without ``step_size`` get 2.5 eps / steps; an unbounded one (``math.inf``) needs ``step_size``.
     """
-    from optimist.generation._application import compare
-
     if not eps or not steps:
         raise ValueError("eps and steps need at least one value each")
     if any(math.isinf(e) for e in eps) and not step_size:
@@ -54,64 +55,7 @@ def sweep(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, task: 
     return pd.concat(tables, ignore_index=True)
 
 
-def choose(table: pd.DataFrame, *, robust: str = "L2 3", standard: str = "standard") -> pd.DataFrame:
-    """The rule that set the default budgets: per task, the grid point with the largest sum of the robust model's
-    margins over the standard one on the two pixel judges (k-NN accuracy gained plus realism lowered), among the
-    points where both margins are positive (all points when none is). One row per task: eps, steps, step_size
-    and the two margins."""
-    need = {"task", "model", "metric", "value", "eps", "steps", "step_size"}
-    if not need <= set(table.columns):
-        raise ValueError(f"a sweep table needs columns {sorted(need)}, got {sorted(table.columns)}")
-    models = set(table["model"])
-    if not {robust, standard} <= models:
-        raise ValueError(f"the sweep table has models {sorted(models)}; need {robust!r} and {standard!r}")
-    keys = ["task", "eps", "steps", "step_size"]
-    wide = table[table["metric"].isin(["knn accuracy", "realism"])].pivot_table(index=keys, columns=["metric", "model"],
-                                                                              values="value")
-    margins = pd.DataFrame({"knn margin": wide[("knn accuracy", robust)] - wide[("knn accuracy", standard)],
-                            "realism margin": wide[("realism", standard)] - wide[("realism", robust)]})
-    margins["sum"] = margins["knn margin"] + margins["realism margin"]
-    rows = []
-    for _, m in margins.groupby(level="task", sort=False):
-        both = m[(m["knn margin"] > 0) & (m["realism margin"] > 0)]
-        best = (both if len(both) else m)["sum"].idxmax()
-        rows.append({**dict(zip(keys, best)), **m.loc[best].to_dict()})
-    return pd.DataFrame(rows).set_index("task")
-
-
-def sweep_figure(table: pd.DataFrame, command: str = COMMAND):
-    """One row of panels per task (columns: the judges), each judge against eps (or step size when unbounded),
-    a line per model and step count; the command that measured the table is in the title."""
-    import matplotlib.pyplot as plt
-
-    tasks = list(dict.fromkeys(table["task"]))
-    fig, axes = plt.subplots(len(tasks), len(METRICS), figsize=(3.1 * len(METRICS), 2.3 * len(tasks) + 0.6),
-                             squeeze=False, layout="constrained")
-    for i, task in enumerate(tasks):
-        t = table[table["task"] == task]
-        x = "step_size" if t["eps"].map(math.isinf).all() else "eps"
-        for j, metric in enumerate(METRICS):
-            ax = axes[i, j]
-            m = t[t["metric"] == metric]
-            for (model, steps), g in m.groupby(["model", "steps"], sort=False):
-                g = g.sort_values(x)
-                line = ax.plot(g[x], g["value"], marker="o", ms=3,
-                               ls="-" if "standard" not in str(model) else "--", label=f"{model}, {steps} steps")
-                ax.fill_between(g[x], g["low"], g["high"], color=line[0].get_color(), alpha=0.12)
-            ax.set_title(f"{task}: {metric}", fontsize=8)
-            ax.set_xlabel("L2 eps" if x == "eps" else "step size (unbounded)", fontsize=7)
-            ax.tick_params(labelsize=6)
-            if i == 0 and j == 0:
-                ax.legend(fontsize=5)
-    fig.suptitle(f"measured by: {command}", fontsize=8)
-    return fig
-
-
 def main(argv: Sequence[str] | None = None) -> None:
-    from optimist.core import zoo
-    from optimist.core.kit import display_name
-    from optimist.generation import APPLICATION
-
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=SHIPPED)
     p.add_argument("--tasks", nargs="*", default=list(GRID))
@@ -130,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     table = pd.concat(tables, ignore_index=True)
     table.to_csv(args.out, index=False)
-    print(f"wrote {args.out}\nthe defaults this table chooses (optimist.generation.sweep.choose):")
+    print(f"wrote {args.out}\nthe defaults this table chooses (optimist.generation.sweep_table.choose):")
     print(choose(table).round(3).to_string())
 
 

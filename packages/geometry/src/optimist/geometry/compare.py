@@ -22,8 +22,10 @@ from optimist.core.application import (
     run_settings,
 )
 from optimist.core.attacks import Threat, as_threat
-from optimist.core.kit import predict, preserved, proportion_interval, resolve_device, seeded, t_interval
-from optimist.core.settings import Settings, SettingsError, setting
+from optimist.core.errors import SettingsError
+from optimist.core.runtime import predict, preserved, resolve_device, seeded
+from optimist.core.settings import Settings, setting
+from optimist.core.stats import proportion_interval, t_interval
 from optimist.geometry.curvature import input_hessian_eigenvalue, local_linearity_gap
 from optimist.geometry.figures import plot_curvature, plot_frequency_margins, plot_margin_histograms, plot_universal
 from optimist.geometry.margins import margin_distribution

@@ -25,7 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, frozen, pgd
-from optimist.core.attacks.checks import check_images, check_labels
+from optimist.core.checks import check_images, check_labels
 
 TARGETS = ("loss", "margin")
 HVP_METHODS = ("reverse", "forward")

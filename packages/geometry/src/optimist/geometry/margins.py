@@ -18,7 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, deepfool
-from optimist.core.attacks.checks import check_images
+from optimist.core.checks import check_images
 
 NORM_P = {"l2": 2.0, "linf": math.inf}
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from optimist.core.attacks.checks import check_images
+from optimist.core.checks import check_images
 from optimist.geometry.dct import block_frequency, block_starts, dct_block_basis
 from optimist.geometry.margins import deepfool_margins, summarize
 

@@ -19,8 +19,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, deepfool
-from optimist.core.attacks.checks import check_images
-from optimist.core.kit import predict
+from optimist.core.checks import check_images
+from optimist.core.runtime import predict
 
 
 @dataclass

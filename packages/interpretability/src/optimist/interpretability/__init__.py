@@ -11,10 +11,12 @@ lower-level call behind it, returning the maps themselves.
 from optimist.core.application import Application
 from optimist.interpretability._application import InterpretabilitySettings, compare
 from optimist.interpretability.attributions import METHODS, RANDOM, attribute, explanation_function
-from optimist.interpretability.compare import DIRECTION, METRICS, Comparison, score_maps
+from optimist.interpretability.compare import Comparison, score_maps
 from optimist.interpretability.figures import metric_vs_epsilon, saliency_grid
 from optimist.interpretability.ladder import ladder_names
 from optimist.interpretability.metrics import (
+    DIRECTION,
+    METRICS,
     alignment,
     cosine_alignment,
     deletion_auc,

@@ -17,10 +17,13 @@ from optimist.core.application import (
     resolve_models,
     run_settings,
 )
-from optimist.core.kit import evaluating, preserved, resolve_device, seeded, training_threat
-from optimist.core.settings import Settings, SettingsError, setting
+from optimist.core.attacks import training_threat
+from optimist.core.errors import SettingsError
+from optimist.core.runtime import evaluating, preserved, resolve_device, seeded
+from optimist.core.settings import Settings, setting
 from optimist.interpretability.attributions import METHODS
-from optimist.interpretability.compare import DIRECTION, METRICS, Comparison, score_maps
+from optimist.interpretability.compare import Comparison, score_maps
+from optimist.interpretability.metrics import DIRECTION, METRICS
 
 _FIVE = ("gradient", "input-x-gradient", "integrated-gradients", "smoothgrad", "guided-backprop")
 

@@ -16,7 +16,7 @@ from captum.attr import GuidedBackprop, InputXGradient, IntegratedGradients, Noi
 from torch import nn
 
 from optimist.core.attacks import frozen
-from optimist.core.kit import predict
+from optimist.core.runtime import predict
 
 #: Method name -> what it computes (all through captum).
 METHODS: dict[str, str] = {

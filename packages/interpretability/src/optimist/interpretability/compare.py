@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from optimist.core.kit import proportion_interval
+from optimist.core.stats import proportion_interval
 from optimist.interpretability.attributions import (
     METHODS,
     RANDOM,
@@ -26,7 +26,9 @@ from optimist.interpretability.attributions import (
     predicted_class,
     random_attribution,
 )
+from optimist.interpretability.figures import metric_vs_epsilon, saliency_grid
 from optimist.interpretability.metrics import (
+    METRICS,
     alignment,
     cosine_alignment,
     deletion_auc,
@@ -38,19 +40,6 @@ from optimist.interpretability.metrics import (
 )
 from optimist.interpretability.stats import paired_differences, summarise
 
-#: Metric name -> how to read it.
-METRICS: dict[str, str] = {
-    "alignment": "|<x, a>| / ||a||, Etmann et al. 2019 (higher: the map points along the image)",
-    "cosine": "|<x, a>| / (||x|| ||a||), cosine form of the alignment (higher is better)",
-    "deletion": "deletion AUC, Petsiuk et al. 2018 (lower is better)",
-    "insertion": "insertion AUC, Petsiuk et al. 2018 (higher is better)",
-    "infidelity": "captum infidelity / mean squared logit change, Yeh et al. 2019 (lower is better)",
-    "sensitivity": "captum sensitivity_max, Yeh et al. 2019 (lower: a steadier map)",
-    "gini": "Gini index of |a|, Chalasani et al. 2020 (higher: a sparser map)",
-}
-#: +1 where higher is better, -1 where lower is better, 0 where neither is (sparsity is a description).
-DIRECTION: dict[str, int] = {"alignment": 1, "cosine": 1, "deletion": -1, "insertion": 1, "infidelity": -1,
-                             "sensitivity": -1, "gini": 0}
 DEFAULT_METHODS: tuple[str, ...] = tuple(METHODS)
 
 
@@ -98,15 +87,11 @@ class Comparison:
     def grid_figure(self, methods: Sequence[str] | None = None, models: Sequence[str] | None = None,
                     images_as_columns: bool = False):
         """Images × (model, method) heatmaps (see :func:`optimist.interpretability.figures.saliency_grid`)."""
-        from optimist.interpretability.figures import saliency_grid
-
         return saliency_grid(self, methods=methods, models=models, images_as_columns=images_as_columns)
 
     def epsilon_figure(self, epsilons: Mapping[str, tuple[str | None, float]], metrics: Sequence[str] | None = None,
                        methods: Sequence[str] | None = None):
         """Metric versus training epsilon (see :func:`optimist.interpretability.figures.metric_vs_epsilon`)."""
-        from optimist.interpretability.figures import metric_vs_epsilon
-
         return metric_vs_epsilon(self, epsilons, metrics=metrics, methods=methods)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from optimist.interpretability.attributions import RANDOM
+from optimist.interpretability.metrics import DIRECTION, METRICS
 
 NORM_LABEL = {"linf": "L∞", "l2": "L2", "l1": "L1"}
 
@@ -77,8 +78,6 @@ def metric_vs_epsilon(comparison, epsilons: Mapping[str, tuple[str | None, float
     ``(None, 0.0)`` and starts every norm's curve. The random baseline is the dashed grey line.
     """
     import matplotlib.pyplot as plt
-
-    from optimist.interpretability.compare import DIRECTION, METRICS
 
     t = comparison.table
     metrics = [m for m in (metrics or METRICS) if m in set(t["metric"])]

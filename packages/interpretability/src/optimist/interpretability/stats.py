@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from optimist.core.kit import t_interval
+from optimist.core.stats import t_interval
 
 
 def summarise(per_example: pd.DataFrame, by=("model", "method", "metric")) -> pd.DataFrame:

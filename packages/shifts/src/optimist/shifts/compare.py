@@ -29,10 +29,14 @@ from optimist.core.application import (
     resolve_models,
     run_settings,
 )
-from optimist.core.kit import paired_interval, predict, preserved, proportion_interval, t_interval
-from optimist.core.settings import Settings, SettingsError, setting
+from optimist.core.errors import SettingsError
+from optimist.core.paths import optimist_home
+from optimist.core.runtime import predict, preserved
+from optimist.core.settings import Settings, setting
+from optimist.core.stats import paired_interval, proportion_interval, t_interval
+from optimist.shifts import figures
 from optimist.shifts.corruptions import corruption_names
-from optimist.shifts.data import VERSION, from_uint8, severity_stack, to_uint8
+from optimist.shifts.data import VERSION, _save_npy, from_uint8, severity_stack, to_uint8
 from optimist.shifts.fourier import BANDS, band_energy, band_of, centred_frequencies, fourier_heatmap
 
 
@@ -65,8 +69,6 @@ def _stack(x: torch.Tensor, name: str, seed: int, cache: bool) -> torch.Tensor:
     """(5, N, C, H, W) corrupted copies of ``x`` (rounded to 1/255), from the cache when it holds them."""
     if not cache:
         return severity_stack(x, name, seed=seed)
-    from optimist.core.paths import optimist_home
-
     h = hashlib.sha1(to_uint8(x).tobytes())
     h.update(f"{tuple(x.shape)}|{seed}|{VERSION}".encode())
     path = optimist_home() / "shifts" / "stacks" / h.hexdigest()[:20] / f"{name}.npy"
@@ -77,8 +79,6 @@ def _stack(x: torch.Tensor, name: str, seed: int, cache: bool) -> torch.Tensor:
         except (ValueError, OSError):
             pass
     stack = severity_stack(x, name, seed=seed)
-    from optimist.shifts.data import _save_npy
-
     _save_npy(Path(path), to_uint8(stack.reshape(-1, *x.shape[1:])))
     return stack
 
@@ -280,8 +280,6 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
                 per_example.append(pd.DataFrame({"model": m, "corruption": name, "severity": sv,
                                                  "image": np.arange(n), "correct": correct[m][name][i].astype(int)}))
     per_example = pd.concat(per_example, ignore_index=True)
-
-    from optimist.shifts import figures
 
     figs = {"examples": figures.plot_examples(x[ex], examples, band_of_c, sevs=(1, 2, 3, 4, 5)),
             "per-corruption accuracy": figures.plot_bars(table, labels, names, band_of_c)}

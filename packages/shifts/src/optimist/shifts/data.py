@@ -25,6 +25,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from optimist.core.data import DatasetInfo, ImageTensorDataset, load_dataset
+from optimist.core.data.datasets import FASHION_MNIST_CLASSES
+from optimist.core.paths import optimist_home
 from optimist.shifts.corruptions import check_corruption, check_severity, corrupt, corruption_names
 
 VERSION = 1  # bump when a corruption's definition changes: cached files of another version are rebuilt
@@ -104,8 +107,6 @@ def c_folder_corruptions(path: str | os.PathLike) -> tuple[str, ...]:
 def load_c_folder(path: str | os.PathLike, corruption: str, severity: int, *, n: int | None = None,
                   class_names: Sequence[str] | None = None, name: str | None = None):
     """One corruption at one severity from a CIFAR-10-C style folder, as an ImageTensorDataset."""
-    from optimist.core.data import DatasetInfo, ImageTensorDataset
-
     p = Path(path).expanduser()
     available = c_folder_corruptions(p)
     if corruption not in available:
@@ -136,16 +137,12 @@ def load_c_folder(path: str | os.PathLike, corruption: str, severity: int, *, n:
 
 
 def fashion_mnist_c_folder(seed: int = 0) -> Path:
-    from optimist.core.paths import optimist_home
-
     return optimist_home() / "datasets" / "fashion-mnist-c" / f"seed{seed}"
 
 
 def build_fashion_mnist_c(corruptions: Sequence[str] | None = None, *, seed: int = 0,
                           progress: bool = True) -> Path:
     """Make (or complete) the cached Fashion-MNIST-C: the 10,000 test images under every corruption x severity."""
-    from optimist.core.data import load_dataset
-
     test = load_dataset("fashion-mnist", "test")
     return write_c_folder(fashion_mnist_c_folder(seed), test.images, test.targets, corruptions, seed=seed,
                           progress=progress)
@@ -159,17 +156,11 @@ def load_corrupted(corruption: str, severity: int, *, n: int | None = None, seed
     """
     if path is not None:
         return load_c_folder(path, corruption, severity, n=n)
-    from optimist.core.data.datasets import FASHION_MNIST_CLASSES
-
     check_corruption(corruption)
     severity = check_severity(severity)
     if severity == 0:
-        from optimist.core.data import load_dataset
-
         test = load_dataset("fashion-mnist", "test")
         k = len(test) if n is None else min(int(n), len(test))
-        from optimist.core.data import ImageTensorDataset
-
         return ImageTensorDataset(test.images[:k], test.targets[:k], test.info)
     folder = build_fashion_mnist_c([corruption], seed=seed, progress=False)
     return load_c_folder(folder, corruption, severity, n=n, class_names=FASHION_MNIST_CLASSES,

@@ -21,6 +21,9 @@ import pandas as pd
 import torch
 from torch import nn
 
+from optimist.core.runtime import evaluating, model_device
+from optimist.shifts.corruptions import corrupt, corruption_names
+
 BANDS = ("low", "mid", "high")
 BAND_EDGES = (0.1, 0.25)  # cycles per pixel
 
@@ -60,8 +63,6 @@ def measure_bands(images: torch.Tensor, names: Sequence[str] | None = None, *, s
 
     ``corrupted`` may hold already-corrupted copies of ``images`` by name (else they are made here).
     """
-    from optimist.shifts.corruptions import corrupt, corruption_names
-
     rows = []
     for name in names or corruption_names():
         y = corrupted[name] if corrupted and name in corrupted else corrupt(images, name, severity, seed=seed)
@@ -107,8 +108,6 @@ def fourier_heatmap(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     Returns ``{"error": (h, w) array on the centred grid (zero frequency at [h // 2, w // 2]),
     "correct": {(u, v): bool array over images}, "clean_error": float, "u": rows, "v": columns}``.
     """
-    from optimist.core.kit import evaluating, model_device
-
     if eps <= 0:
         raise ValueError(f"eps must be positive, got {eps}")
     if stride < 1:

@@ -21,15 +21,17 @@ from optimist.core.application import (
     run_settings,
 )
 from optimist.core.data import ImageTensorDataset, subset
-from optimist.core.kit import preserved, resolve_device, seeded, t_interval
+from optimist.core.errors import SettingsError
 from optimist.core.models import require_classifier
-from optimist.core.settings import Settings, SettingsError, setting
+from optimist.core.runtime import preserved, resolve_device, seeded
+from optimist.core.settings import Settings, setting
+from optimist.core.stats import t_interval
 from optimist.transfer.figures import interval_bars
 from optimist.transfer.finetune import FinetuneConfig
 from optimist.transfer.protocols import ALL, PROTOCOLS, parse_shots, run_transfer
 from optimist.transfer.results import gain_verdict
 from optimist.transfer.sources import source_from_model
-from optimist.transfer.splits import Target
+from optimist.transfer.splits import Target, _cap_per_class
 
 
 @dataclass(frozen=True)
@@ -85,8 +87,6 @@ def _target(data, s: TransferSettings, seed: int) -> Target:
             raise SettingsError(f"setting 'classes': the data has no class {missing}")
         train, test = subset(train, classes=list(s.classes)), subset(test, classes=list(s.classes))
     if s.train_per_class:
-        from optimist.transfer.splits import _cap_per_class
-
         train = _cap_per_class(train, s.train_per_class, seed)
     if s.n:
         test = subset(test, min(s.n, len(test)), seed=seed)

@@ -22,8 +22,10 @@ from torch import nn
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from optimist.core.kit import preserved
+from optimist.core.data import make_loader
 from optimist.core.models import require_classifier
+from optimist.core.paths import optimist_home
+from optimist.core.runtime import preserved
 from optimist.transfer.splits import labels_of
 
 
@@ -83,8 +85,6 @@ def match_input(x: torch.Tensor, model: nn.Module) -> torch.Tensor:
 
 
 def _batches(dataset: Dataset, batch_size: int):
-    from optimist.core.data import make_loader
-
     return make_loader(dataset, batch_size=batch_size, shuffle=False)
 
 
@@ -163,8 +163,6 @@ _DEFAULT_CACHES: dict[str, FeatureCache] = {}
 
 def default_cache() -> FeatureCache:
     """The process-wide cache backed by ``$OPTIMIST_HOME/features`` (re-read if OPTIMIST_HOME changes)."""
-    from optimist.core.paths import optimist_home
-
     root = optimist_home() / "features"
     return _DEFAULT_CACHES.setdefault(str(root), FeatureCache(root))
 

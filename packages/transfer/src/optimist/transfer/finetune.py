@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.data import Dataset, Subset
 from tqdm.auto import tqdm
 
+from optimist.core.data import ImageTensorDataset, make_loader
 from optimist.transfer.features import match_input
 from optimist.transfer.splits import labels_of, num_classes_of
 
@@ -78,8 +79,6 @@ def prepare(model: nn.Module, num_classes: int, mode: str, seed: int = 0) -> tup
 
 
 def _take(dataset: Dataset, idx: np.ndarray) -> Dataset:
-    from optimist.core.data import ImageTensorDataset
-
     if isinstance(dataset, ImageTensorDataset):
         t = torch.as_tensor(idx, dtype=torch.long)
         return ImageTensorDataset(dataset.images[t], dataset.targets[t], dataset.info)
@@ -98,8 +97,6 @@ def _batch(dataset: Dataset, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tenso
 @torch.no_grad()
 def accuracy(model: nn.Module, dataset: Dataset, batch_size: int = 512, device="cpu") -> float:
     """Clean accuracy of ``model`` on ``dataset`` (images adapted to the model's input)."""
-    from optimist.core.data import make_loader
-
     model.eval().to(device)
     correct = total = 0
     for x, y in make_loader(dataset, batch_size=batch_size):

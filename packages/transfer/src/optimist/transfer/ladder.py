@@ -15,9 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optimist.core import zoo
 from optimist.core.application import Result, claim, run_settings
-from optimist.core.kit import resolve_device, seeded, t_interval, welch_interval
-from optimist.core.settings import Settings, SettingsError, setting
+from optimist.core.errors import SettingsError
+from optimist.core.runtime import resolve_device, seeded
+from optimist.core.settings import Settings, setting
+from optimist.core.stats import t_interval, welch_interval
 from optimist.transfer.figures import interval_bars
 from optimist.transfer.protocols import ALL, parse_shots, run_transfer, shots_order
 from optimist.transfer.results import gain_verdict
@@ -50,8 +53,6 @@ class LadderSettings(Settings):
                                      "(0: the recipe's; only with a separate zoo_root, for smoke runs)", minimum=0)
 
     def validate(self) -> None:
-        from optimist.core import zoo
-
         try:
             parse_shots(self.shots)
         except ValueError as e:
@@ -69,8 +70,6 @@ class LadderSettings(Settings):
 
 def source_names(s: LadderSettings) -> dict[float, list[str]]:
     """Zoo names of the sources: {epsilon (0 = standard): [one name per training seed]}."""
-    from optimist.core import zoo
-
     base = f"{SOURCE_CLASSES[s.source_classes]}/{s.arch}"
     tags = {0.0: "standard", **{float(e): f"l2-{e:g}" for e in sorted(set(s.epsilons))}}
     return {e: [zoo.with_seed(f"{base}/{tag}", k) for k in range(s.source_seeds)] for e, tag in tags.items()}
@@ -81,8 +80,6 @@ def _label(eps: float) -> str:
 
 
 def _load_sources(names: dict[float, list[str]], s: LadderSettings, zoo_root, device, progress: bool):
-    from optimist.core import zoo
-
     if s.source_train_size and zoo_root is None:
         raise SettingsError("setting 'source_train_size' needs a separate zoo_root (it would cache smaller models "
                             "under the zoo's own names)")

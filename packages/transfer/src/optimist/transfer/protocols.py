@@ -22,7 +22,7 @@ from optimist.transfer.features import FeatureCache, dataset_fingerprint, extrac
 from optimist.transfer.finetune import FinetuneConfig, finetune_accuracy
 from optimist.transfer.probe import DEFAULT_CS, fit_probe, probe_accuracy
 from optimist.transfer.sources import Source
-from optimist.transfer.splits import Target, labels_of
+from optimist.transfer.splits import Target, k_shot_indices, labels_of
 
 PROTOCOLS = ("linear", "finetune-full", "finetune-last")
 ALL = "all"
@@ -67,8 +67,6 @@ def _check_protocols(protocols: Sequence[str]) -> list[str]:
 
 def _plan(labels: np.ndarray, shots: list, seeds: Sequence[int], target: Target) -> list[tuple]:
     """(shots label, seed, indices or None) for every few-shot sample; raises if a class is too small."""
-    from optimist.transfer.splits import k_shot_indices
-
     counts = np.bincount(labels, minlength=target.num_classes)
     plan = []
     for k in shots:

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from optimist.core import zoo
+from optimist.core.models import require_classifier
+
 # Trained on Fashion-MNIST classes 0-4 only: their features have never seen a target class.
 FASHION_0TO4 = "fashion-mnist-0to4/small-cnn"
 DEFAULT_SOURCES: tuple[str, ...] = (f"{FASHION_0TO4}/standard", f"{FASHION_0TO4}/linf-0.05",
@@ -57,8 +60,6 @@ def _threat_of(card: dict, name: str) -> tuple[str, float]:
     method, threat = training.get("method"), training.get("threat")
     if method is None:
         try:
-            from optimist.core import zoo
-
             cfg = zoo.recipe(name).config
             method, threat = cfg.method, cfg.threat
         except ValueError:
@@ -73,8 +74,6 @@ def source_from_model(model: nn.Module, name: str | None = None) -> Source:
     """Describe a model as a source from its card (models without one count as standard, accuracy NaN)."""
     card = getattr(model, "card", None) or {}
     name = name or card.get("name") or type(model).__name__
-    from optimist.core.models import require_classifier
-
     require_classifier(model, f"transfer (source {name!r})")
     norm, eps = _threat_of(card, name)
     evaluation = card.get("evaluation", {})
@@ -87,8 +86,6 @@ def source_from_model(model: nn.Module, name: str | None = None) -> Source:
 def load_sources(names: tuple[str, ...] | list[str] = DEFAULT_SOURCES, root=None, progress: bool = True,
                  device=None) -> list[Source]:
     """Zoo models by name (trained and cached first if missing), ordered by norm then epsilon."""
-    from optimist.core import zoo
-
     if not names:
         raise ValueError("give at least one source model name")
     sources = [source_from_model(zoo.get(n, root=root, progress=progress, device=device), n) for n in names]

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from optimist.core.data import k_per_class, load_dataset, subset
+
 SOURCE_CLASSES: tuple[int, ...] = (0, 1, 2, 3, 4)
 TARGET_CLASSES: tuple[int, ...] = (5, 6, 7, 8, 9)
 FASHION_SPLIT = "fashion-mnist-5to9"
@@ -71,8 +73,6 @@ def check_disjoint(source_classes: Sequence[int], target_classes: Sequence[int])
 
 
 def _cap_per_class(ds, per_class: int | None, seed: int):
-    from optimist.core.data import k_per_class
-
     if per_class is None:
         return ds
     if per_class < 1:
@@ -88,8 +88,6 @@ def fashion_split(source_classes: Sequence[int] = SOURCE_CLASSES, target_classes
 
     ``train_per_class``/``test_per_class`` cap the pools (seeded, balanced) to keep demos fast.
     """
-    from optimist.core.data import load_dataset, subset
-
     check_disjoint(source_classes, target_classes)
     train = subset(load_dataset("fashion-mnist", "train", root=root), classes=list(target_classes))
     test = subset(load_dataset("fashion-mnist", "test", root=root), classes=list(target_classes))
@@ -101,8 +99,6 @@ def fashion_split(source_classes: Sequence[int] = SOURCE_CLASSES, target_classes
 def digits_target(image_size: int = 28, train_per_class: int | None = None,
                   test_per_class: int | None = None, seed: int = 0) -> Target:
     """scikit-learn's 8x8 digits, resized to ``image_size`` (core's fixed 70/30 stratified split)."""
-    from optimist.core.data import load_dataset
-
     train = load_dataset("digits", "train", image_size=image_size)
     test = load_dataset("digits", "test", image_size=image_size)
     return Target("digits", _cap_per_class(train, train_per_class, seed), _cap_per_class(test, test_per_class, seed))
@@ -128,8 +124,6 @@ def dataset_target(name: str, train: Dataset, test: Dataset) -> Target:
 def folder_target(root, image_size: int = 28, name: str | None = None) -> Target:
     """Your own images: ``root/train/<class>/*`` and ``root/test/<class>/*`` (torchvision ImageFolder)."""
     from pathlib import Path
-
-    from optimist.core.data import load_dataset
 
     train = load_dataset("imagefolder", "train", root=root, image_size=image_size)
     test = load_dataset("imagefolder", "test", root=root, image_size=image_size)

@@ -5,7 +5,7 @@ from optimist.core.attacks.deepfool import DeepFoolResult, deepfool
 from optimist.core.attacks.objectives import Objective, cross_entropy, dlr_loss, margin_loss
 from optimist.core.attacks.pgd import fgsm, frozen, pgd
 from optimist.core.attacks.square import square
-from optimist.core.attacks.threat import NORMS, Threat, as_threat
+from optimist.core.attacks.threat import NORMS, Threat, as_threat, training_threat
 
 __all__ = [
     "NORMS",
@@ -21,4 +21,5 @@ __all__ = [
     "margin_loss",
     "pgd",
     "square",
+    "training_threat",
 ]

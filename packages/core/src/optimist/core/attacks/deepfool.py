@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from optimist.core.attacks.checks import check_images
 from optimist.core.attacks.pgd import frozen
 from optimist.core.attacks.threat import Threat, as_threat
+from optimist.core.checks import check_images
 
 
 @dataclass

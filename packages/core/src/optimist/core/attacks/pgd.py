@@ -14,9 +14,9 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from optimist.core.attacks.checks import check_labels, check_model_input
 from optimist.core.attacks.objectives import PAIR_LOSSES, Objective, label_loss
 from optimist.core.attacks.threat import Threat, as_threat
+from optimist.core.checks import check_labels, check_model_input
 from optimist.core.models.layout import channels_last
 
 

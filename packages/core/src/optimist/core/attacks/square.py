@@ -17,10 +17,10 @@ import math
 import torch
 from torch import nn
 
-from optimist.core.attacks.checks import check_images, check_labels
 from optimist.core.attacks.objectives import margin_of_logits
 from optimist.core.attacks.pgd import frozen
 from optimist.core.attacks.threat import Threat, as_threat
+from optimist.core.checks import check_images, check_labels
 from optimist.core.models.layout import channels_last
 
 # fraction of a 10,000-query run at which the square's area halves (the paper's schedule)

@@ -101,3 +101,23 @@ class Threat:
 def as_threat(threat: "Threat | str") -> Threat:
     """Accept a Threat or its text form."""
     return threat if isinstance(threat, Threat) else Threat.parse(threat)
+
+
+def training_threat(model) -> tuple[str | None, float] | None:
+    """``(norm, eps)`` the model was adversarially trained with, ``(None, 0.0)`` if trained normally, from its card;
+    ``None`` when the model carries no training record (e.g. a wrapped or imported model).
+
+    >>> import torch
+    >>> net = torch.nn.Linear(2, 2)
+    >>> net.card = {"training": {"method": "pgd", "threat": "linf:0.1"}}
+    >>> training_threat(net)
+    ('linf', 0.1)
+    """
+    card = getattr(model, "card", None) or {}
+    training = card.get("training")
+    if not isinstance(training, dict):
+        return None
+    if training.get("method") == "standard" or not training.get("threat"):
+        return None, 0.0
+    t = as_threat(training["threat"])
+    return t.norm, float(t.eps)

@@ -3,13 +3,11 @@
 from optimist.core.data.datasets import DatasetNotFoundError, available_datasets, load_dataset
 from optimist.core.data.info import DatasetInfo
 from optimist.core.data.loaders import make_loader
-from optimist.core.data.specs import DataSpecError, from_tensors, resolve
 from optimist.core.data.subsets import k_per_class, subset
-from optimist.core.data.tensor_dataset import ImageTensorDataset
+from optimist.core.data.tensor_dataset import ImageTensorDataset, from_tensors
 
 __all__ = [
     "DatasetInfo",
-    "DataSpecError",
     "DatasetNotFoundError",
     "ImageTensorDataset",
     "available_datasets",
@@ -17,6 +15,5 @@ __all__ = [
     "k_per_class",
     "load_dataset",
     "make_loader",
-    "resolve",
     "subset",
 ]

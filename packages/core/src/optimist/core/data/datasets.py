@@ -19,6 +19,7 @@ from torch.utils.data import Dataset
 
 from optimist.core.data.info import DatasetInfo
 from optimist.core.data.tensor_dataset import ImageTensorDataset
+from optimist.core.errors import DatasetNotFoundError
 from optimist.core.paths import optimist_home
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -40,8 +41,6 @@ _IDX_FILES = {
 }
 
 
-class DatasetNotFoundError(FileNotFoundError):
-    """Raised when a dataset is not on disk; the message says where we looked and how to get it."""
 
 
 def available_datasets() -> tuple[str, ...]:

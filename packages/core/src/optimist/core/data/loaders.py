@@ -7,7 +7,7 @@ from typing import Iterable, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from optimist.core.data.tensor_dataset import ImageTensorDataset
+from optimist.core.data.tensor_dataset import ImageTensorDataset, from_tensors
 
 
 class _TensorBatches:
@@ -37,8 +37,6 @@ def make_loader(data: Dataset | Iterable, batch_size: int = 256, shuffle: bool =
     """(x, y) batches from a dataset or an ``(images, labels)`` pair of tensors (validated as a data spec would
     be); an existing loader or iterable of batches is passed through."""
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
-        from optimist.core.data.specs import from_tensors
-
         data = from_tensors(data[0], data[1])
     if isinstance(data, ImageTensorDataset):
         return _TensorBatches(data, batch_size, shuffle, generator)

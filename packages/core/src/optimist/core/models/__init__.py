@@ -3,11 +3,11 @@
 from optimist.core.models.base import Classifier, Normalize
 from optimist.core.models.layout import channels_last, is_channels_last
 from optimist.core.models.registry import MODELS, available_models, build_for_dataset, build_model
-from optimist.core.models.specs import ModelSpecError, resolve
-from optimist.core.models.wrap import WrapError, WrappedClassifier, is_classifier, require_classifier, wrap
+from optimist.core.models.sources import build_source
+from optimist.core.models.wrap import WrappedClassifier, is_classifier, require_classifier, wrap
 
 __all__ = [
-    "Classifier", "MODELS", "ModelSpecError", "Normalize", "WrapError", "WrappedClassifier", "available_models",
-    "build_for_dataset", "build_model", "channels_last", "is_channels_last", "is_classifier", "require_classifier",
-    "resolve", "wrap",
+    "Classifier", "MODELS", "Normalize", "WrappedClassifier", "available_models", "build_for_dataset",
+    "build_model", "build_source", "channels_last", "is_channels_last", "is_classifier", "require_classifier",
+    "wrap",
 ]

@@ -12,11 +12,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from optimist.core.models.base import Normalize
-
-
-class WrapError(ValueError):
-    """A module that cannot be wrapped as stated; the message says what was found and how to fix it."""
+from optimist.core.errors import WrapError
+from optimist.core.models.base import Classifier, Normalize
 
 
 class WrappedClassifier(nn.Module):
@@ -163,8 +160,6 @@ def wrap(module: nn.Module, *, num_classes: int, in_channels: int, image_size: i
 
 def is_classifier(model: nn.Module) -> bool:
     """True for models with Optimist's contract: ``features(x)`` and a ``head`` that maps features to logits."""
-    from optimist.core.models.base import Classifier
-
     return isinstance(model, (Classifier, WrappedClassifier))
 
 

@@ -22,7 +22,6 @@ from tqdm.auto import tqdm
 from optimist.core.attacks import pgd
 from optimist.core.checkpoints import (
     CheckpointError,
-    library_versions,
     load_into,
     load_state,
     load_weights,
@@ -31,8 +30,8 @@ from optimist.core.checkpoints import (
     write_latest,
 )
 from optimist.core.data import ImageTensorDataset, make_loader
-from optimist.core.kit import evaluating
 from optimist.core.models.layout import channels_last
+from optimist.core.runtime import evaluating, library_versions
 from optimist.core.train import distributed as dist_utils
 from optimist.core.train.config import TrainConfig
 from optimist.core.train.methods import method_loss

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimist.core.attacks import pgd
-from optimist.core.kit import evaluating
+from optimist.core.runtime import evaluating
 from optimist.core.train.config import TrainConfig
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
 
+from optimist.core.data import load_dataset
 from optimist.core.paths import optimist_home
 from optimist.generation.diffusion.noise_classifier import (
     NoiseAwareClassifier,
@@ -79,7 +80,6 @@ def get_ddpm(unet: str = "small", training: DDPMTrainConfig = CPU_TRAINING, root
         info = json.loads((path / INFO).read_text()) if (path / INFO).exists() else {}
         return load_ddpm(path), {**info, "cached": True, "path": str(path)}
     if images is None:
-        from optimist.core.data import load_dataset
         images = load_dataset("fashion-mnist", "train").images
     if progress:
         print(f"[optimist diffusion] no cached DDPM at {path}: training one ({unet} UNet, {training.steps} steps)",
@@ -105,7 +105,6 @@ def get_noise_classifier(config: NoiseClassifierConfig, root: str | os.PathLike 
         model.load_state_dict(torch.load(path / "model.pt", map_location="cpu", weights_only=True))
         return model.eval(), {**info, "cached": True, "path": str(path)}
     if images is None or labels is None:
-        from optimist.core.data import load_dataset
         ds = load_dataset("fashion-mnist", "train")
         images, labels = ds.images, ds.targets
     if progress:

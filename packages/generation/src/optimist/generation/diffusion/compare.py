@@ -11,7 +11,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
-from optimist.core.kit import paired_interval, proportion_interval
+from optimist.core.stats import paired_interval, proportion_interval
 from optimist.generation.diffusion.guidance import Guidance
 from optimist.generation.diffusion.pipeline import GuidedDiffusionPipeline
 from optimist.generation.evaluate import RealReference, quality, real_floor

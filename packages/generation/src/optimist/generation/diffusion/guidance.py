@@ -20,7 +20,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
-from optimist.core.kit import evaluating
+from optimist.core.runtime import evaluating
 from optimist.generation.diffusion.unet import to_image_space
 
 

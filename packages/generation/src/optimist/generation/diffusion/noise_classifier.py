@@ -19,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, pgd
-from optimist.core.kit import evaluating
+from optimist.core.runtime import evaluating
 from optimist.generation.diffusion.unet import to_model_space
 
 RANGE = 6.0  # x_t in [-RANGE, RANGE] <-> [0, 1] for the attack

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from optimist.core.kit import evaluating, model_device, predict
+from optimist.core.runtime import evaluating, model_device, predict
 from optimist.generation.diffusion.noise_classifier import TIMESTEPS, noised_accuracy, noised_test_set
 from optimist.generation.diffusion.unet import to_image_space
 

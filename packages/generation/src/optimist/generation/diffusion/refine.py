@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from optimist.core.attacks import Threat, pgd
-from optimist.core.kit import evaluating, model_device
+from optimist.core.runtime import evaluating, model_device
 
 
 class BigrocRefiner:

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from optimist.core.attacks import Objective, pgd
-from optimist.core.attacks.checks import check_images
-from optimist.core.kit import evaluating, model_device
+from optimist.core.checks import check_images
+from optimist.core.runtime import evaluating, model_device
 from optimist.generation.budgets import Budget
 from optimist.generation.result import TaskResult
 

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from optimist.core.attacks.checks import check_images, check_labels
+from optimist.core.checks import check_images, check_labels
 from optimist.generation.budgets import INPAINTING, Budget
 from optimist.generation.objectives import Packed, inpainting_loss
 from optimist.generation.result import TaskResult

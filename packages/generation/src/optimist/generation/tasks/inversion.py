@@ -9,8 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from optimist.core.attacks.checks import check_images, check_labels
-from optimist.core.kit import evaluating, model_device
+from optimist.core.checks import check_images, check_labels
+from optimist.core.runtime import evaluating, model_device
 from optimist.generation.budgets import INVERSION, Budget
 from optimist.generation.objectives import feature_distance, representation
 from optimist.generation.result import TaskResult

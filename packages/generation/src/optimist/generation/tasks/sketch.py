@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optimist.core.attacks.checks import check_images, check_labels
+from optimist.core.checks import check_images, check_labels
 from optimist.generation.budgets import SKETCH, Budget
 from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult

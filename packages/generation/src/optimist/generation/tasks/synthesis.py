@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from optimist.core.attacks.checks import check_labels
+from optimist.core.checks import check_labels
 from optimist.generation.budgets import GENERATION, Budget
 from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult

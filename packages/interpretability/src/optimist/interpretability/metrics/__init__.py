@@ -16,7 +16,23 @@ from optimist.interpretability.metrics.fidelity import (
 )
 from optimist.interpretability.metrics.sparsity import gini
 
+#: Metric name -> how to read it.
+METRICS: dict[str, str] = {
+    "alignment": "|<x, a>| / ||a||, Etmann et al. 2019 (higher: the map points along the image)",
+    "cosine": "|<x, a>| / (||x|| ||a||), cosine form of the alignment (higher is better)",
+    "deletion": "deletion AUC, Petsiuk et al. 2018 (lower is better)",
+    "insertion": "insertion AUC, Petsiuk et al. 2018 (higher is better)",
+    "infidelity": "captum infidelity / mean squared logit change, Yeh et al. 2019 (lower is better)",
+    "sensitivity": "captum sensitivity_max, Yeh et al. 2019 (lower: a steadier map)",
+    "gini": "Gini index of |a|, Chalasani et al. 2020 (higher: a sparser map)",
+}
+#: +1 where higher is better, -1 where lower is better, 0 where neither is (sparsity is a description).
+DIRECTION: dict[str, int] = {"alignment": 1, "cosine": 1, "deletion": -1, "insertion": 1, "infidelity": -1,
+                             "sensitivity": -1, "gini": 0}
+
 __all__ = [
+    "DIRECTION",
+    "METRICS",
     "alignment",
     "cosine_alignment",
     "curve_auc",

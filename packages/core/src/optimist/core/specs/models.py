@@ -17,19 +17,20 @@ separated), ``feature_layer``.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
+
+from optimist.core import zoo
+from optimist.core.checkpoints import load_into, load_model
+from optimist.core.errors import CheckpointError, ModelSpecError
+from optimist.core.importers import import_checkpoint, read_state_dict
+from optimist.core.models.sources import build_source
+from optimist.core.models.wrap import wrap
 
 KINDS = ("zoo", "robustbench", "robustness", "torchvision", "python")
 _OPTIONS = ("num_classes", "in_channels", "image_size", "mean", "std", "feature_layer")
-
-
-class ModelSpecError(ValueError):
-    """A model spec that names no model; the message lists the spec kinds."""
 
 
 def _usage() -> str:
@@ -66,12 +67,6 @@ def _split_file_arch(rest: str) -> tuple[str, str | None]:
     return file, arch
 
 
-def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
-    from optimist.core.importers import read_state_dict
-
-    return read_state_dict(path)
-
-
 def _head_shape(module: nn.Module) -> int | None:
     linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
     return linears[-1].out_features if linears else None
@@ -82,56 +77,18 @@ def _first_conv_channels(module: nn.Module) -> int | None:
     return convs[0].in_channels if convs else None
 
 
-def build_source(source: str, num_classes: int | None = None) -> nn.Module:
-    """The bare module a ``torchvision:NAME`` or ``python:package.module:factory`` source names (no weights)."""
-    kind, _, rest = source.partition(":")
-    if kind == "torchvision":
-        import torchvision
-
-        name = rest.split(":", 1)[0]
-        try:
-            kwargs = {"weights": None}
-            if num_classes is not None:
-                kwargs["num_classes"] = num_classes
-            return torchvision.models.get_model(name, **kwargs)
-        except ValueError as e:
-            raise ModelSpecError(f"torchvision has no model {name!r}; see torchvision.models.list_models()") from e
-    if kind == "python":
-        parts = rest.split(":")
-        if len(parts) < 2:
-            raise ModelSpecError(f"python spec needs package.module:factory, got {source!r}")
-        mod_name, fn_name = parts[0], parts[1]
-        try:
-            fn = getattr(importlib.import_module(mod_name), fn_name)
-        except (ImportError, AttributeError) as e:
-            raise ModelSpecError(f"cannot import {fn_name} from {mod_name}: {e}") from e
-        module = fn()
-        if not isinstance(module, nn.Module):
-            raise ModelSpecError(f"{mod_name}:{fn_name}() returned {type(module).__name__}, not an nn.Module")
-        return module
-    raise ModelSpecError(f"cannot rebuild a module from source {source!r}; sources are torchvision:NAME or "
-                         "python:package.module:factory")
-
-
 def _load_state(module: nn.Module, weights: str, source: str) -> None:
-    from optimist.core.checkpoints import load_into
-
-    sd = _read_state_dict(weights)
+    sd = read_state_dict(weights)
     sd = {k[7:] if k.startswith("module.") else k: v for k, v in sd.items()}
     load_into(module, sd, source=f"{weights} (as {source})")
 
 
-def resolve(spec: str, **options: Any) -> nn.Module:
+def resolve_model(spec: str, *, progress: bool = True, **options: Any) -> nn.Module:
     """The model a spec names (see the module docstring), in eval mode, with ``.spec`` set to the spec.
 
     ``options`` (``num_classes``, ``in_channels``, ``image_size``, ``mean``, ``std``, ``feature_layer``) fill in
     what the file does not say, like the ``?key=value`` suffix.
     """
-    from optimist.core import zoo
-    from optimist.core.checkpoints import CheckpointError, load_model
-    from optimist.core.importers import import_checkpoint
-    from optimist.core.models.wrap import wrap
-
     if not isinstance(spec, str) or not spec.strip():
         raise ModelSpecError(f"a model spec must be non-empty text, got {spec!r}; {_usage()}")
     text, _, query = spec.strip().partition("?")
@@ -158,7 +115,7 @@ def resolve(spec: str, **options: Any) -> nn.Module:
     if kind == "zoo":
         if not zoo.known(rest):
             raise ModelSpecError(f"unknown zoo model {rest!r}; see `optimist zoo recipes`")
-        model = zoo.get(rest)
+        model = zoo.get(rest, progress=progress)
     elif kind in ("robustbench", "robustness"):
         file, arch = _split_file_arch(rest)
         if not Path(file).expanduser().is_file():
@@ -179,7 +136,7 @@ def resolve(spec: str, **options: Any) -> nn.Module:
             defaults = {}
         num_classes = opts.get("num_classes")
         if weights is not None and num_classes is None:
-            sd = _read_state_dict(weights)
+            sd = read_state_dict(weights)
             heads = [v for k, v in sd.items() if v.ndim == 2]
             num_classes = int(heads[-1].shape[0]) if heads else None
         module = build_source(source, num_classes if kind == "torchvision" else None)
