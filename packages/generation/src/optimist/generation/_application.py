@@ -14,17 +14,15 @@ from torch import nn
 from optimist.core import zoo
 from optimist.core.application import (
     Result,
-    check_compatible,
+    Run,
     claim,
     claim_pair,
+    prepare,
     resolve_data,
-    resolve_models,
-    run_settings,
 )
 from optimist.core.data import ImageTensorDataset
 from optimist.core.errors import SettingsError
-from optimist.core.models import require_classifier
-from optimist.core.runtime import preserved, resolve_device, seeded
+from optimist.core.runtime import preserved
 from optimist.core.settings import Settings, setting
 from optimist.core.specs import resolve_model as resolve
 from optimist.core.stats import paired_interval, t_interval
@@ -272,12 +270,13 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     robust minus standard per task and judge, paired over the same images.
     """
     s = GenerationSettings.from_mapping(settings)
-    device = resolve_device(device)
-    named = resolve_models(models)
-    for label, m in named.items():
-        require_classifier(m, f"generation (model {label!r})")
-    test = resolve_data(data)
-    check_compatible(named, test)
+    with prepare("generation", models, data, settings=s, device=device, seed=seed, progress=progress,
+                 classifiers=True) as run:
+        return _generate(run, data)
+
+
+def _generate(run: Run, data) -> Result:
+    s, named, test, seed, device, progress = run.settings, run.models, run.data, run.seed, run.device, run.progress
     train = _train_split(data, s, test)
     separate = train is not test
     n_ref = min(s.reference_size, len(test) - s.n)
@@ -300,22 +299,19 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     real_half = slice(split, split + max(2, n_ref // 2))
     pixels = PixelJudge(bank, bank_labels, test.images[real_half], test.targets[real_half],
                         k=min(KNN_K, len(bank)))
-    rng = np.random.default_rng(seed)
-    with preserved(named.values()), seeded(seed, [device]):
-        evaluator, about = _evaluator(s, train, named, seed)
-        with preserved(evaluator):
-            evaluator.to(device).eval()
-            for m in named.values():
-                m.to(device)
-            reference = real_reference(evaluator, test, cfg)
-            out = run_showcase(named, evaluator, fit, test, cfg, progress=progress, reference=reference)
-            judge = Evaluator(evaluator)
-            rows, per, fd_features = [], [], {}
-            for task, results in out.results.items():
-                for label, r in results.items():
-                    a, b = _measure(task, label, r, judge, pixels, reference, s, rng, seed, fd_features)
-                    rows += a
-                    per.append(b)
+    rng = run.rng
+    evaluator, about = _evaluator(s, train, named, seed)
+    with preserved(evaluator):
+        evaluator.to(device).eval()
+        reference = real_reference(evaluator, test, cfg)
+        out = run_showcase(named, evaluator, fit, test, cfg, progress=progress, reference=reference)
+        judge = Evaluator(evaluator)
+        rows, per, fd_features = [], [], {}
+        for task, results in out.results.items():
+            for label, r in results.items():
+                a, b = _measure(task, label, r, judge, pixels, reference, s, rng, seed, fd_features)
+                rows += a
+                per.append(b)
     table = pd.DataFrame(rows)
     per = pd.concat(per, ignore_index=True)
     _add_pixel_columns(out, pixels, test.images[real_half], test.targets[real_half])
@@ -348,7 +344,7 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
             "for real test images (about 1 for real images, lower is better). The 'real images' rows are the "
             "floor. A high network accuracy with a poor k-NN accuracy and realism means a pattern that fools "
             "networks, not a picture.")
-    record = run_settings("generation", s, models, data, seed=seed, device=device)
+    record = run.record
     record["evaluator"] = about
     record["budgets"] = {t: b.to_dict() for t, b in cfg.budgets.items() if t in cfg.tasks}
     return Result("generation", table, per, figures, captions, record, text, extra, claims=claims)

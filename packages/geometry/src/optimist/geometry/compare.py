@@ -14,16 +14,14 @@ from torch import nn
 
 from optimist.core.application import (
     Result,
-    check_compatible,
+    Run,
     claim,
     claim_pair,
-    resolve_data,
-    resolve_models,
-    run_settings,
+    prepare,
 )
 from optimist.core.attacks import Threat, as_threat
 from optimist.core.errors import SettingsError
-from optimist.core.runtime import predict, preserved, resolve_device, seeded
+from optimist.core.runtime import predict
 from optimist.core.settings import Settings, setting
 from optimist.core.stats import proportion_interval, t_interval
 from optimist.geometry.curvature import input_hessian_eigenvalue, local_linearity_gap
@@ -129,11 +127,13 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     intervals over images, per-image margins and curvatures, and four figures.
     """
     s = GeometrySettings.from_mapping(settings)
-    device = resolve_device(device)
-    named = resolve_models(models)
-    ds = resolve_data(data)
-    check_compatible(named, ds)
-    rng = np.random.default_rng(seed)
+    with prepare("geometry", models, data, settings=s, device=device, seed=seed, progress=progress) as run:
+        return _measure(run)
+
+
+def _measure(run: Run) -> Result:
+    s, named, ds, device, seed, progress = run.settings, run.models, run.data, run.device, run.seed, run.progress
+    gen, rng = run.generator, run.rng
     perm = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[: s.n]
     x_all, y_all = ds.images[perm].to(device), ds.targets[perm].to(device)
     n = len(perm)
@@ -152,56 +152,54 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
         rows.append({"model": label, "measurement": measurement, "value": v, "low": lo, "high": hi, "n": count,
                      "statistic": "median" if median else "mean"})
 
-    with preserved(named.values()), seeded(seed, [device]) as gen:
-        for label, model in named.items():
-            model.to(device).eval()
-            t0 = time.perf_counter()
-            correct = (predict(model, x_m) == y_m).float().cpu().numpy()
-            margins[label] = margin_distribution(model, x_m, ("l2", "linf"), num_candidates=s.num_candidates,
-                                                 progress=progress)
-            t1 = time.perf_counter()
-            freq[label] = subspace_margins(model, x_sub, block=s.block, stride=s.stride,
-                                           num_candidates=s.num_candidates, progress=progress)
-            t2 = time.perf_counter()
-            curv[label] = input_hessian_eigenvalue(model, x_curv, None, iters=s.power_iters, seed=seed).eigenvalue
-            gap = local_linearity_gap(model, x_curv, None, s.gap_threat, steps=s.gap_steps)
-            t3 = time.perf_counter()
-            uaps[label] = universal_perturbation(model, fit, uthreat, max_passes=s.universal_passes,
-                                                 batch_size=s.universal_batch, num_candidates=s.universal_candidates,
-                                                 seed=seed, progress=progress)
-            t4 = time.perf_counter()
-            timings[label] = {"margins": t1 - t0, "frequency": t2 - t1, "curvature": t3 - t2, "universal": t4 - t3}
+    for label, model in named.items():
+        t0 = time.perf_counter()
+        correct = (predict(model, x_m) == y_m).float().cpu().numpy()
+        margins[label] = margin_distribution(model, x_m, ("l2", "linf"), num_candidates=s.num_candidates,
+                                             progress=progress)
+        t1 = time.perf_counter()
+        freq[label] = subspace_margins(model, x_sub, block=s.block, stride=s.stride,
+                                       num_candidates=s.num_candidates, progress=progress)
+        t2 = time.perf_counter()
+        curv[label] = input_hessian_eigenvalue(model, x_curv, None, iters=s.power_iters, seed=seed).eigenvalue
+        gap = local_linearity_gap(model, x_curv, None, s.gap_threat, steps=s.gap_steps)
+        t3 = time.perf_counter()
+        uaps[label] = universal_perturbation(model, fit, uthreat, max_passes=s.universal_passes,
+                                             batch_size=s.universal_batch, num_candidates=s.universal_candidates,
+                                             seed=seed, progress=progress)
+        t4 = time.perf_counter()
+        timings[label] = {"margins": t1 - t0, "frequency": t2 - t1, "curvature": t3 - t2, "universal": t4 - t3}
 
-            l2, li = margins[label]["l2"], margins[label]["linf"]
-            add(label, "clean accuracy", correct, rate=True)
-            add(label, "median L2 margin", l2.margin.cpu().numpy(), median=True)
-            add(label, "median Linf margin", li.margin.cpu().numpy(), median=True)
-            add(label, "rho L2 (mean margin / ||x||)", l2.relative.cpu().numpy())
-            fm = freq[label].margin.cpu().numpy()  # (blocks, images), lowest frequency first
-            add(label, "median L2 margin, lowest DCT block", fm[0], median=True)
-            add(label, "median L2 margin, highest DCT block", fm[-1], median=True)
-            add(label, "median lambda_max (loss Hessian)", curv[label].cpu().numpy(), median=True)
-            add(label, f"median linearity gap ({s.gap_threat})", gap.cpu().numpy(), median=True)
-            if len(heldout):
-                v = uaps[label].perturbation
-                clean_pred = predict(model, heldout)
-                fooled = predict(model, (heldout + v.to(heldout)).clamp(0, 1)) != clean_pred
-                fooled_by[label] = fooled.float().cpu().numpy()
-                add(label, f"universal fooling rate ({s.universal_threat}, held-out)", fooled_by[label], rate=True)
-                add(label, f"random-noise fooling rate ({s.universal_threat})",
-                    _random_fooled(model, heldout, uthreat, gen, clean_pred).float().cpu().numpy(), rate=True)
-            for i in range(len(x_m)):
-                per_example.append({"model": label, "image": int(perm[i]), "correct": bool(correct[i]),
-                                    "l2_margin": float(l2.margin[i]), "linf_margin": float(li.margin[i]),
-                                    "lambda_max": float(curv[label][i]) if i < len(x_curv) else math.nan,
-                                    "linearity_gap": float(gap[i]) if i < len(x_curv) else math.nan})
-        figures = {
-            "margin-histograms": plot_margin_histograms(margins),
-            "frequency-margins": plot_frequency_margins(freq),
-            "curvature": plot_curvature(curv),
-        }
+        l2, li = margins[label]["l2"], margins[label]["linf"]
+        add(label, "clean accuracy", correct, rate=True)
+        add(label, "median L2 margin", l2.margin.cpu().numpy(), median=True)
+        add(label, "median Linf margin", li.margin.cpu().numpy(), median=True)
+        add(label, "rho L2 (mean margin / ||x||)", l2.relative.cpu().numpy())
+        fm = freq[label].margin.cpu().numpy()  # (blocks, images), lowest frequency first
+        add(label, "median L2 margin, lowest DCT block", fm[0], median=True)
+        add(label, "median L2 margin, highest DCT block", fm[-1], median=True)
+        add(label, "median lambda_max (loss Hessian)", curv[label].cpu().numpy(), median=True)
+        add(label, f"median linearity gap ({s.gap_threat})", gap.cpu().numpy(), median=True)
         if len(heldout):
-            figures["universal"] = plot_universal(uaps, named, heldout, list(ds.info.class_names))
+            v = uaps[label].perturbation
+            clean_pred = predict(model, heldout)
+            fooled = predict(model, (heldout + v.to(heldout)).clamp(0, 1)) != clean_pred
+            fooled_by[label] = fooled.float().cpu().numpy()
+            add(label, f"universal fooling rate ({s.universal_threat}, held-out)", fooled_by[label], rate=True)
+            add(label, f"random-noise fooling rate ({s.universal_threat})",
+                _random_fooled(model, heldout, uthreat, gen, clean_pred).float().cpu().numpy(), rate=True)
+        for i in range(len(x_m)):
+            per_example.append({"model": label, "image": int(perm[i]), "correct": bool(correct[i]),
+                                "l2_margin": float(l2.margin[i]), "linf_margin": float(li.margin[i]),
+                                "lambda_max": float(curv[label][i]) if i < len(x_curv) else math.nan,
+                                "linearity_gap": float(gap[i]) if i < len(x_curv) else math.nan})
+    figures = {
+        "margin-histograms": plot_margin_histograms(margins),
+        "frequency-margins": plot_frequency_margins(freq),
+        "curvature": plot_curvature(curv),
+    }
+    if len(heldout):
+        figures["universal"] = plot_universal(uaps, named, heldout, list(ds.info.class_names))
     captions = {
         "margin-histograms": "DeepFool margins relative to the image norm (rho); dashed lines are medians. Look "
                              "for the robust model's distribution sitting further right.",
@@ -218,7 +216,7 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
             f"perturbation is fitted on {n_fit} images and measured on the other {len(heldout)}. Medians carry "
             f"bootstrap 95% intervals ({s.bootstrap} resamples), rates Wilson intervals, means Student-t intervals "
             "over images.")
-    record = run_settings("geometry", s, models, data, seed=seed, device=device)
+    record = run.record
     record["seconds"] = {k: {i: round(t, 2) for i, t in v.items()} for k, v in timings.items()}
     claims = _claims(claim_pair(named), margins, freq, curv, fooled_by, rng, s.bootstrap)
     return Result("geometry", table, pd.DataFrame(per_example), figures, {k: captions[k] for k in figures},

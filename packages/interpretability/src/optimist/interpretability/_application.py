@@ -10,16 +10,13 @@ from torch import nn
 
 from optimist.core.application import (
     Result,
-    check_compatible,
+    Run,
     claim,
     claim_pair,
-    resolve_data,
-    resolve_models,
-    run_settings,
+    prepare,
 )
 from optimist.core.attacks import training_threat
 from optimist.core.errors import SettingsError
-from optimist.core.runtime import evaluating, preserved, resolve_device, seeded
 from optimist.core.settings import Settings, setting
 from optimist.interpretability.attributions import METHODS
 from optimist.interpretability.compare import Comparison, score_maps
@@ -106,24 +103,22 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     The first model is the reference of the paired differences (per-image, model minus reference, 95% interval).
     """
     s = InterpretabilitySettings.from_mapping(settings)
-    device = resolve_device(device)
-    named = resolve_models(models)
-    ds = resolve_data(data)
-    check_compatible(named, ds)
-    labels = list(named)
+    with prepare("interpretability", models, data, settings=s, device=device, seed=seed, progress=progress) as run:
+        return _explain(run)
+
+
+def _explain(run: Run) -> Result:
+    s, named, ds, seed, device, progress = run.settings, run.models, run.data, run.seed, run.device, run.progress
+    labels = run.labels
     reference = labels[0]
     x, y = ds.images[: s.n], ds.targets[: s.n]
     options = {"integrated-gradients": {"n_steps": s.ig_steps}, "smoothgrad": {"nt_samples": s.smoothgrad_samples}}
-    with preserved(named.values()), seeded(seed, [device]):
-        for m in named.values():
-            m.to(device)
-        with evaluating(named.values()):
-            cmp = score_maps(named, (x, y), list(s.methods), list(s.metrics), n=s.n, target=s.target,
-                             random_baseline=s.random_baseline, steps=s.steps,
-                             infidelity_sigma=s.infidelity_sigma, infidelity_samples=s.infidelity_samples,
-                             sensitivity_n=s.sensitivity_n, sensitivity_samples=s.sensitivity_samples,
-                             sensitivity_radius=s.sensitivity_radius, method_options=options, n_figure=s.n_figure,
-                             batch_size=s.batch_size, seed=seed, device=device, progress=progress)
+    cmp = score_maps(named, (x, y), list(s.methods), list(s.metrics), n=s.n, target=s.target,
+                     random_baseline=s.random_baseline, steps=s.steps, infidelity_sigma=s.infidelity_sigma,
+                     infidelity_samples=s.infidelity_samples, sensitivity_n=s.sensitivity_n,
+                     sensitivity_samples=s.sensitivity_samples, sensitivity_radius=s.sensitivity_radius,
+                     method_options=options, n_figure=s.n_figure, batch_size=s.batch_size, seed=seed,
+                     device=device, progress=progress)
     cmp.class_names = ds.info.class_names
     figures = {"gradients": cmp.grid_figure(methods=[s.methods[0]], images_as_columns=True),
                "all-methods": cmp.grid_figure(models=[reference, labels[-1]])}
@@ -147,5 +142,5 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
         if len(diffs) else {}
     claims = _claims(cmp, claim_pair(named), "gradient" if "gradient" in s.methods else s.methods[0])
     return Result("interpretability", _table(cmp, labels, reference), cmp.per_example, figures, captions,
-                  run_settings("interpretability", s, models, data, seed=seed, device=device), text, extra,
+                  run.record, text, extra,
                   claims=claims)

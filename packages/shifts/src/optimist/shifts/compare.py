@@ -22,16 +22,14 @@ from torch import nn
 
 from optimist.core.application import (
     Result,
-    check_compatible,
+    Run,
     claim,
     claim_pair,
-    resolve_data,
-    resolve_models,
-    run_settings,
+    prepare,
 )
 from optimist.core.errors import SettingsError
 from optimist.core.paths import optimist_home
-from optimist.core.runtime import predict, preserved
+from optimist.core.runtime import predict
 from optimist.core.settings import Settings, setting
 from optimist.core.stats import paired_interval, proportion_interval, t_interval
 from optimist.shifts import figures
@@ -110,11 +108,13 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
     ``heatmap_eps``, ``heatmap_stride``, ...).
     """
     s = ShiftsSettings.from_mapping(settings)
-    models_in, data_in = models, data
-    models = resolve_models(models)
-    data = resolve_data(data)
-    check_compatible(models, data)
-    labels = list(models)
+    with prepare("shifts", models, data, settings=s, device=device, seed=seed, progress=progress) as run:
+        return _shift(run)
+
+
+def _shift(run: Run) -> Result:
+    s, models, data, seed, progress = run.settings, run.models, run.data, run.seed, run.progress
+    labels = run.labels
     base = _baseline(labels, s.baseline)
     pair = claim_pair(models)
     pair = (base, pair[1]) if pair is not None and pair[1] != base else None
@@ -125,35 +125,31 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
     x, y = data.images[:n], data.targets[:n]
     ex = min(s.example, n - 1)
 
-    with preserved(models.values()):
-        if device is not None:
-            for m in models.values():
-                m.to(device)
-        clean = {m: (predict(models[m], x, batch_size=s.batch_size).cpu() == y).numpy() for m in labels}
-        correct = {m: {} for m in labels}  # model -> corruption -> (S, N) bool
-        examples, bands = {}, []
-        it = names
-        if progress:
-            from tqdm.auto import tqdm
+    clean = {m: (predict(models[m], x, batch_size=s.batch_size).cpu() == y).numpy() for m in labels}
+    correct = {m: {} for m in labels}  # model -> corruption -> (S, N) bool
+    examples, bands = {}, []
+    it = names
+    if progress:
+        from tqdm.auto import tqdm
 
-            it = tqdm(names, desc="corruptions", leave=False)
-        for name in it:
-            stack = _stack(x, name, seed, s.cache)
-            examples[name] = stack[:, ex]
-            k = min(s.band_images, n)
-            e = band_energy(x[:k], stack[s.band_severity - 1, :k])
-            shares = [e[b] for b in BANDS]
-            bands.append({"corruption": name, **e, "band": BANDS[int(np.nanargmax(shares))]})
-            for m in labels:
-                rows = [(predict(models[m], stack[sv - 1], batch_size=s.batch_size).cpu() == y).numpy()
-                        for sv in sevs]
-                correct[m][name] = np.stack(rows)
-        heat = {}
-        if s.heatmap_n:
-            k = min(s.heatmap_n, n)
-            for m in labels:
-                heat[m] = fourier_heatmap(models[m], x[:k], y[:k], s.heatmap_eps, stride=s.heatmap_stride,
-                                          seed=seed, batch_size=max(s.batch_size, 2048), progress=progress)
+        it = tqdm(names, desc="corruptions", leave=False)
+    for name in it:
+        stack = _stack(x, name, seed, s.cache)
+        examples[name] = stack[:, ex]
+        k = min(s.band_images, n)
+        e = band_energy(x[:k], stack[s.band_severity - 1, :k])
+        shares = [e[b] for b in BANDS]
+        bands.append({"corruption": name, **e, "band": BANDS[int(np.nanargmax(shares))]})
+        for m in labels:
+            rows = [(predict(models[m], stack[sv - 1], batch_size=s.batch_size).cpu() == y).numpy()
+                    for sv in sevs]
+            correct[m][name] = np.stack(rows)
+    heat = {}
+    if s.heatmap_n:
+        k = min(s.heatmap_n, n)
+        for m in labels:
+            heat[m] = fourier_heatmap(models[m], x[:k], y[:k], s.heatmap_eps, stride=s.heatmap_stride,
+                                      seed=seed, batch_size=max(s.batch_size, 2048), progress=progress)
 
     band_df = pd.DataFrame(bands)
     band_of_c = dict(zip(band_df.corruption, band_df.band))
@@ -312,7 +308,7 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
         text += (f" Undefined and left out for some corruptions: {', '.join(dropped)} (the baseline's error under "
                  "the corruption equals its clean error, so the ratio has no denominator).")
     return Result(application="shifts", table=table, per_example=per_example, figures=figs, captions=captions,
-                  settings=run_settings("shifts", s, models_in, data_in, seed=seed, device=device), text=text,
+                  settings=run.record, text=text,
                   extra_tables=extra, claims=pd.DataFrame(claims))
 
 

@@ -13,17 +13,14 @@ from torch import nn
 
 from optimist.core.application import (
     Result,
-    check_compatible,
+    Run,
     claim,
     claim_pair,
+    prepare,
     resolve_data,
-    resolve_models,
-    run_settings,
 )
 from optimist.core.data import ImageTensorDataset, subset
 from optimist.core.errors import SettingsError
-from optimist.core.models import require_classifier
-from optimist.core.runtime import preserved, resolve_device, seeded
 from optimist.core.settings import Settings, setting
 from optimist.core.stats import t_interval
 from optimist.transfer.figures import interval_bars
@@ -159,27 +156,28 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     The first model is the reference of the paired gains.
     """
     s = TransferSettings.from_mapping(settings)
-    device = resolve_device(device)
-    named = resolve_models(models)
-    for label, m in named.items():
-        require_classifier(m, f"transfer (model {label!r})")
-    target = _target(data, s, seed)
-    check_compatible(named, target.test, labels=False)
+    with prepare("transfer", models, data, settings=s, device=device, seed=seed, progress=progress,
+                 data_resolver=lambda d: _target(d, s, seed), checked=lambda target: target.test, labels=False,
+                 classifiers=True) as run:
+        return _transfer(run)
+
+
+def _transfer(run: Run) -> Result:
+    s, named, target, seed, device, progress = run.settings, run.models, run.data, run.seed, run.device, run.progress
     shots = parse_shots(s.shots)
     seeds = [seed + i for i in range(s.seeds)]
-    with preserved(named.values()), seeded(seed, [device]):
-        sources = [source_from_model(m, label) for label, m in named.items()]
-        labels = {src.name: label for src, label in zip(sources, named)}
-        frames = []
-        linear = [p for p in s.protocols if p == "linear"]
-        tuned = [p for p in s.protocols if p != "linear"]
-        if linear:
-            frames.append(run_transfer(sources, [target], linear, shots, seeds, folds=s.folds, cache=False,
-                                       device=str(device), progress=progress))
-        if tuned:
-            frames.append(run_transfer(sources, [target], tuned, shots, seeds,
-                                       finetune_config=FinetuneConfig(steps=s.finetune_steps), cache=False,
-                                       device=str(device), progress=progress))
+    sources = [source_from_model(m, label) for label, m in named.items()]
+    labels = {src.name: label for src, label in zip(sources, named)}
+    frames = []
+    linear = [p for p in s.protocols if p == "linear"]
+    tuned = [p for p in s.protocols if p != "linear"]
+    if linear:
+        frames.append(run_transfer(sources, [target], linear, shots, seeds, folds=s.folds, cache=False,
+                                   device=str(device), progress=progress))
+    if tuned:
+        frames.append(run_transfer(sources, [target], tuned, shots, seeds,
+                                   finetune_config=FinetuneConfig(steps=s.finetune_steps), cache=False,
+                                   device=str(device), progress=progress))
     df = pd.concat(frames, ignore_index=True)
     table = _rows(df, labels, len(target.test))
     pair = claim_pair(named)
@@ -194,7 +192,7 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     extra = {f"Gain over {labels[reference]}": gains} if len(gains) else {}
     per_example = df.assign(model=df["source"].map(labels))
     return Result("transfer", table, per_example, figures, captions,
-                  run_settings("transfer", s, models, data, seed=seed, device=device), text, extra, claims=claims)
+                  run.record, text, extra, claims=claims)
 
 
 def _figures(table: pd.DataFrame, gains: pd.DataFrame):
