@@ -7,6 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from optimist.core.errors import CountError
+from optimist.core.threads import configure_threads
+
 DESCRIPTION = """\
 Optimist: what adversarial robustness is good for, with working code and measured results.
 
@@ -21,14 +24,13 @@ Optimist: what adversarial robustness is good for, with working code and measure
 
 def _parse_settings(items: list[str] | None) -> dict:
     """``--set KEY=VALUE`` items as a dict (JSON values, else text); one parser for demos and applications."""
-    from optimist.core.cli_apps import parse_settings
+    from optimist.core.cli_apps import parse_settings  # lazy: load only what runs
 
     return parse_settings(items)
 
 
 def _at_least(args, minimum: int = 1, **fields) -> None:
     """``--name N`` values below ``minimum`` are refused (``--n 0`` would evaluate nothing)."""
-    from optimist.core.errors import CountError
 
     for flag, value in fields.items():
         if value is not None and value < minimum:
@@ -36,8 +38,8 @@ def _at_least(args, minimum: int = 1, **fields) -> None:
 
 
 def _demo(args) -> int:
-    from optimist.core.demo import DemoOptions, available_demos, run_demos
-    from optimist.core.runtime import resolve_device
+    from optimist.core.demo import DemoOptions, available_demos, run_demos  # lazy: load only what runs
+    from optimist.core.runtime import resolve_device  # lazy: load only what runs
 
     resolve_device(args.device)
     if args.list:
@@ -54,10 +56,10 @@ def _demo(args) -> int:
 def _train(args) -> int:
     import torch
 
-    from optimist.core.data import load_dataset, subset
-    from optimist.core.models import build_for_dataset
-    from optimist.core.runtime import resolve_device
-    from optimist.core.train import default_config, train
+    from optimist.core.data import load_dataset, subset  # lazy: load only what runs
+    from optimist.core.models import build_for_dataset  # lazy: load only what runs
+    from optimist.core.runtime import resolve_device  # lazy: load only what runs
+    from optimist.core.train import default_config, train  # lazy: load only what runs
 
     if args.device is not None:
         resolve_device(args.device)
@@ -89,8 +91,8 @@ def _train(args) -> int:
 
 def _load_for_eval(spec: str):
     """(model, zoo name or None) for any model spec (see ``optimist.core.models.resolve``)."""
-    from optimist.core import zoo
-    from optimist.core.specs import resolve_model as resolve
+    from optimist.core import zoo  # lazy: load only what runs
+    from optimist.core.specs import resolve_model as resolve  # lazy: load only what runs
 
     model = resolve(spec)
     bare = spec[4:] if spec.startswith("zoo:") else spec
@@ -98,8 +100,8 @@ def _load_for_eval(spec: str):
 
 
 def _import(args) -> int:
-    from optimist.core.checkpoints import save_model
-    from optimist.core.specs import resolve_model as resolve
+    from optimist.core.checkpoints import save_model  # lazy: load only what runs
+    from optimist.core.specs import resolve_model as resolve  # lazy: load only what runs
 
     model = resolve(args.spec)
     card = {"imported_from": args.spec}
@@ -110,9 +112,9 @@ def _import(args) -> int:
 
 
 def _eval(args) -> int:
-    from optimist.core import zoo
-    from optimist.core.data import load_dataset, subset
-    from optimist.core.evaluate import robust_accuracy
+    from optimist.core import zoo  # lazy: load only what runs
+    from optimist.core.data import load_dataset, subset  # lazy: load only what runs
+    from optimist.core.evaluate import robust_accuracy  # lazy: load only what runs
 
     _at_least(args, n=args.n, steps=args.steps, restarts=args.restarts, batch_size=args.batch_size)
     model, zoo_name = _load_for_eval(args.model)
@@ -121,7 +123,7 @@ def _eval(args) -> int:
                          "drop --record (the result is printed)")
     card = getattr(model, "card", {}) or {}
     if args.data:
-        from optimist.core.specs import resolve_data
+        from optimist.core.specs import resolve_data  # lazy: load only what runs
 
         if args.dataset or args.data_root:
             raise ValueError("pass either --data SPEC or --dataset/--data-root, not both")
@@ -135,10 +137,10 @@ def _eval(args) -> int:
         subset_classes = card.get("dataset", {}).get("class_subset")
         if subset_classes:
             data = subset(data, classes=subset_classes)
-    from optimist.core.application import check_compatible
+    from optimist.core.application import check_compatible  # lazy: load only what runs
 
     check_compatible({args.model: model}, data)
-    from optimist.core.train.distributed import setup, teardown
+    from optimist.core.train.distributed import setup, teardown  # lazy: load only what runs
 
     losses = tuple(x.strip() for x in args.losses.split(",") if x.strip())  # robust_accuracy checks the names
     aa_attacks = [a.strip() for a in args.autoattack_attacks.split(",") if a.strip()] \
@@ -175,7 +177,7 @@ def _eval(args) -> int:
 def _zoo(args) -> int:
     import pandas as pd
 
-    from optimist.core import zoo
+    from optimist.core import zoo  # lazy: load only what runs
 
     if args.action == "recipes":
         rows = [{"name": n, "method": r.config.method, "threat": r.config.threat, "epochs": r.config.epochs,
@@ -188,7 +190,7 @@ def _zoo(args) -> int:
         else:
             print(pd.DataFrame(rows).to_string(index=False))
     elif args.action == "audit":
-        from optimist.core.audit import audit
+        from optimist.core.audit import audit  # lazy: load only what runs
 
         rows = audit(args.name or None, n=args.n, version=args.autoattack_version)
         if not rows:
@@ -205,8 +207,8 @@ def _zoo(args) -> int:
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    from optimist.core.models import available_models
-    from optimist.core.train import METHODS
+    from optimist.core.models import available_models  # lazy: load only what runs
+    from optimist.core.train import METHODS  # lazy: load only what runs
 
     p = argparse.ArgumentParser(prog="optimist", description=DESCRIPTION,
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -272,7 +274,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     e.add_argument("--threat", required=True, help="NORM:EPS, e.g. linf:0.1")
     e.add_argument("--dataset", default=None, help="a dataset name (older form of --data)")
     e.add_argument("--data-root", default=None)
-    from optimist.core import evaluate as ev
+    from optimist.core import evaluate as ev  # lazy: load only what runs
 
     e.add_argument("--steps", type=int, default=ev.DEFAULT_STEPS,
                    help="steps per gradient stage (default: %(default)s)")
@@ -311,7 +313,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     i.add_argument("--out", required=True, help="checkpoint folder to write")
     i.set_defaults(fn=_import)
 
-    from optimist.core.cli_apps import add_application_commands
+    from optimist.core.cli_apps import add_application_commands  # lazy: load only what runs
 
     add_application_commands(sub, argv)
 
@@ -378,7 +380,6 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "fn", None):
         parser.print_help()
         return 0
-    from optimist.core.threads import configure_threads
 
     try:
         configure_threads(threads)

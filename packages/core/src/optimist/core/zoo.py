@@ -120,6 +120,21 @@ for _prefix, _classes in (("transfer-fashion-mnist", None), ("transfer-fashion-m
 _SEED = re.compile(r"^(?P<base>.+)-seed(?P<seed>\d+)$")
 
 
+@contextlib.contextmanager
+def registered(recipe: Recipe):
+    """``recipe`` known to the zoo for the duration of the block, then the registry as it was (a check's tiny
+    recipe, an experiment's variant)."""
+    previous = _RECIPES.get(recipe.name)
+    register(recipe)
+    try:
+        yield recipe
+    finally:
+        if previous is None:
+            _RECIPES.pop(recipe.name, None)
+        else:
+            _RECIPES[recipe.name] = previous
+
+
 def recipes() -> dict[str, Recipe]:
     return dict(_RECIPES)
 
