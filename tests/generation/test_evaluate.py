@@ -51,7 +51,7 @@ def test_robust_translations_convince_the_independent_evaluator_more(small_pair,
     x, y = fmnist_test.images[idx], fmnist_test.targets[idx]
     target = torch.tensor([FMNIST_TRANSLATION[int(k)] for k in y])
     budget = Budget(scale_l2_eps(80), 0.3, 30)
-    results = {name: translate(m, x, target, budget, source_classes=y, confidence=0.9)
+    results = {name: translate(m, x, target, budget=budget, source_classes=y, confidence=0.9)
                for name, m in small_pair.items()}
     table = judge(results, reference).set_index("generator")
     acc = table["evaluator accuracy"]
@@ -64,8 +64,8 @@ def test_robust_translations_convince_the_independent_evaluator_more(small_pair,
 def test_compare_needs_identical_seeds(small_pair, reference, inputs):
     x, y = inputs
     budget = Budget(1.0, 0.2, 3)
-    a = translate(small_pair["standard"], x, y, budget)
-    b = translate(small_pair["robust"], x.flip(0), y.flip(0), budget)
+    a = translate(small_pair["standard"], x, y, budget=budget)
+    b = translate(small_pair["robust"], x.flip(0), y.flip(0), budget=budget)
     with pytest.raises(ValueError, match="same task and seeds"):
         judge({"a": a, "b": b}, reference)
     with pytest.raises(ValueError, match="empty"):
@@ -76,7 +76,7 @@ def test_compare_reports_per_example_diagnostics(small_pair, reference, inputs):
     from optimist.generation import inpaint, square_mask
 
     x, y = inputs
-    mask = square_mask(len(x), 28, 10, generator=torch.Generator().manual_seed(0))
+    mask = square_mask(len(x), image_size=28, size=10, generator=torch.Generator().manual_seed(0))
     results = {k: inpaint(m, x, y, mask, budget=Budget(1.5, 0.1, 5)) for k, m in small_pair.items()}
     table = judge(results, reference).set_index("generator")
     assert table.loc["robust", "unmasked rms"] == pytest.approx(results["robust"].extras["unmasked_rms"].mean().item())

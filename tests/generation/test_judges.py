@@ -59,12 +59,12 @@ def test_edge_maps_outline_the_garment(fmnist_test):
 def test_sketch_to_image_stays_in_budget(small_pair, inputs):
     x, y = inputs
     budget = Budget(3.0, 0.15, 20)
-    r = sketch_to_image(small_pair["robust"], edge_map(x), y, budget, ground_truth=x)
+    r = sketch_to_image(small_pair["robust"], edge_map(x), y, budget=budget, ground_truth=x)
     assert r.task == "sketch-to-image" and torch.equal(r.reference, x)
     assert (r.distance <= 3.0 + 1e-4).all() and r.images.min() >= 0 and r.images.max() <= 1
     assert r.objective.mean() < r.seed_objective.mean()
     with pytest.raises(ValueError, match="ground_truth"):
-        sketch_to_image(small_pair["robust"], edge_map(x), y, budget, ground_truth=x[:3])
+        sketch_to_image(small_pair["robust"], edge_map(x), y, budget=budget, ground_truth=x[:3])
 
 
 def test_budget_overrides():

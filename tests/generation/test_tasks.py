@@ -58,7 +58,7 @@ def test_generation_stays_in_budget_and_improves(small_pair, fmnist_train, which
     sampler = ClassGaussian.fit(fmnist_train.images[:6000], fmnist_train.targets[:6000], resolution=4)
     y = class_labels(range(10), 2)
     seeds = sampler.sample(y, torch.Generator().manual_seed(0))
-    r = generate(small_pair[which], seeds, y, FAST["generation"])
+    r = generate(small_pair[which], seeds, y, budget=FAST["generation"])
     _check_budget_and_range(r, FAST["generation"].eps)
     _check_improves(r)
     assert torch.equal(r.seeds, seeds) and torch.equal(r.targets, y)
@@ -69,32 +69,32 @@ def test_confidence_floor_stops_early(small_pair, inputs):
     x, y = inputs
     target = torch.tensor([FMNIST_TRANSLATION[int(k)] for k in y])
     model = small_pair["standard"]
-    free = translate(model, x, target, FAST["translation"])
-    floored = translate(model, x, target, FAST["translation"], confidence=0.5)
+    free = translate(model, x, target, budget=FAST["translation"])
+    floored = translate(model, x, target, budget=FAST["translation"], confidence=0.5)
     assert (floored.objective >= -math.log(0.5) - 1e-5).all()
     assert floored.distance.mean() < free.distance.mean()
     with pytest.raises(ValueError, match="confidence"):
-        translate(model, x, target, FAST["translation"], confidence=1.5)
+        translate(model, x, target, budget=FAST["translation"], confidence=1.5)
 
 
 def test_super_resolution(small_pair, inputs):
     x, y = inputs
     low = downsample(x, 4)
     assert low.shape == (20, 1, 7, 7)
-    r = super_resolve(small_pair["robust"], low, y, 28, FAST["super-resolution"], ground_truth=x)
+    r = super_resolve(small_pair["robust"], low, y, size=28, budget=FAST["super-resolution"], ground_truth=x)
     _check_budget_and_range(r, FAST["super-resolution"].eps)
     _check_improves(r)
     assert torch.equal(r.reference, x)
     with pytest.raises(ValueError, match="divisor"):
         downsample(x, 5)
     with pytest.raises(ValueError, match="ground_truth"):
-        super_resolve(small_pair["robust"], low, y, 28, ground_truth=x[:3])
+        super_resolve(small_pair["robust"], low, y, size=28, ground_truth=x[:3])
 
 
 def test_translation(small_pair, inputs):
     x, y = inputs
     target = torch.tensor([FMNIST_TRANSLATION[int(k)] for k in y])
-    r = translate(small_pair["robust"], x, target, FAST["translation"], source_classes=y)
+    r = translate(small_pair["robust"], x, target, budget=FAST["translation"], source_classes=y)
     _check_budget_and_range(r, FAST["translation"].eps)
     _check_improves(r)
     assert torch.equal(r.extras["source"], y)
@@ -105,7 +105,7 @@ def test_translation(small_pair, inputs):
 def test_inpainting_keeps_unmasked_pixels_within_tolerance(small_pair, inputs):
     """With the default lam = 10 the known pixels move by at most 0.05 RMS on average (0.1 worst case)."""
     x, y = inputs
-    mask = square_mask(len(x), 28, 10, generator=torch.Generator().manual_seed(0))
+    mask = square_mask(len(x), image_size=28, size=10, generator=torch.Generator().manual_seed(0))
     assert mask.sum(dim=(1, 2, 3)).eq(100).all()
     for which in ("standard", "robust"):
         r = inpaint(small_pair[which], x, y, mask, budget=FAST["inpainting"])
@@ -120,7 +120,7 @@ def test_inpainting_keeps_unmasked_pixels_within_tolerance(small_pair, inputs):
 
 def test_inpainting_penalty_weight_controls_drift(small_pair, inputs):
     x, y = inputs
-    mask = square_mask(len(x), 28, 10, generator=torch.Generator().manual_seed(0))
+    mask = square_mask(len(x), image_size=28, size=10, generator=torch.Generator().manual_seed(0))
     loose = inpaint(small_pair["robust"], x, y, mask, lam=0.1, budget=FAST["inpainting"])
     tight = inpaint(small_pair["robust"], x, y, mask, lam=1000.0, budget=FAST["inpainting"])
     assert tight.extras["unmasked_rms"].mean() < 0.5 * loose.extras["unmasked_rms"].mean()
@@ -152,8 +152,8 @@ def test_inversion_matches_the_representation(small_pair, inputs):
 def test_feature_visualisation_raises_the_unit(small_pair, inputs):
     x, _ = inputs
     model = small_pair["robust"]
-    units = top_units(model, x, 4)
-    r = visualise(model, x[:4], units, Budget(math.inf, 0.1, 30))
+    units = top_units(model, x, k=4)
+    r = visualise(model, x[:4], units, budget=Budget(math.inf, 0.1, 30))
     _check_improves(r)
     with torch.no_grad():
         before = model.features(x[:4]).gather(1, units[:, None]).squeeze(1)

@@ -55,7 +55,7 @@ def _f(model, x):
 def test_l2_and_linf_margins(linear):
     model, x = linear
     w = model.w.detach()
-    res = margin_distribution(model, x, ("l2", "linf"), overshoot=0.0)
+    res = margin_distribution(model, x, norms=("l2", "linf"), overshoot=0.0)
     expected_l2 = _f(model, x).abs() / w.norm()
     expected_linf = _f(model, x).abs() / w.abs().sum()
     assert res["l2"].success.all() and res["linf"].success.all()

@@ -50,25 +50,25 @@ def test_shape_and_default_target_is_prediction(cnn, method):
 def test_gradient_equals_autograd_of_target_logit(cnn):
     x = images(6, seed=3)
     target = torch.tensor([0, 1, 2, 3, 4, 5])
-    torch.testing.assert_close(attribute(cnn, x, target, "gradient"), _logit_grad(cnn, x, target))
+    torch.testing.assert_close(attribute(cnn, x, target, method="gradient"), _logit_grad(cnn, x, target))
     # one class for every image broadcasts
-    torch.testing.assert_close(attribute(cnn, x, 7, "gradient"), _logit_grad(cnn, x, torch.full((6,), 7)))
+    torch.testing.assert_close(attribute(cnn, x, 7, method="gradient"), _logit_grad(cnn, x, torch.full((6,), 7)))
 
 
 def test_input_x_gradient_and_smoothgrad_limits(cnn):
     x = images(4, seed=4)
     t = torch.tensor([1, 2, 3, 4])
     g = _logit_grad(cnn, x, t)
-    torch.testing.assert_close(attribute(cnn, x, t, "input-x-gradient"), x * g)
+    torch.testing.assert_close(attribute(cnn, x, t, method="input-x-gradient"), x * g)
     # with (almost) no noise, smoothgrad is the signed gradient
-    torch.testing.assert_close(attribute(cnn, x, t, "smoothgrad", stdevs=1e-7, nt_samples=3), g,
+    torch.testing.assert_close(attribute(cnn, x, t, method="smoothgrad", stdevs=1e-7, nt_samples=3), g,
                                rtol=1e-3, atol=1e-5)
 
 
 def test_integrated_gradients_completeness(cnn):
     x = images(3, seed=5)
     t = torch.tensor([2, 5, 9])
-    a = attribute(cnn, x, t, "integrated-gradients", n_steps=128)
+    a = attribute(cnn, x, t, method="integrated-gradients", n_steps=128)
     with torch.no_grad():
         gap = cnn(x).gather(1, t.view(-1, 1)).squeeze(1) - cnn(torch.zeros_like(x)).gather(1, t.view(-1, 1)).squeeze(1)
     torch.testing.assert_close(a.flatten(1).sum(1), gap, rtol=0.02, atol=0.02)
@@ -108,7 +108,7 @@ def test_guided_backprop_on_registry_models(arch):
     model = build_model(arch, 10, 1, size).eval()
     x = images(2, size=size, seed=6)
     t = torch.tensor([3, 8])
-    a = attribute(model, x, t, "guided-backprop")
+    a = attribute(model, x, t, method="guided-backprop")
     ref = _guided_reference(model, x, t)
     torch.testing.assert_close(a, ref, rtol=1e-4, atol=1e-6)
     assert not torch.allclose(a, _logit_grad(model, x, t))  # it is not the plain gradient

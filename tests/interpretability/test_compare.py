@@ -29,7 +29,7 @@ def data():
 
 
 def test_compare_table_and_figures(two_models, data):
-    cmp = score_maps(two_models, data, ["gradient", "smoothgrad"], **TINY)
+    cmp = score_maps(two_models, data, methods=["gradient", "smoothgrad"], **TINY)
     t = cmp.table
     assert set(t["model"]) == {"a", "b"} and set(t["method"]) == {"gradient", "smoothgrad", RANDOM}
     assert set(t["metric"]) == set(METRICS)
@@ -49,7 +49,7 @@ def test_compare_table_and_figures(two_models, data):
 
 
 def test_compare_label_target_and_random_is_shared(two_models, data):
-    cmp = score_maps(two_models, data, ["gradient"], metrics=["alignment", "gini"], target="label", **TINY)
+    cmp = score_maps(two_models, data, methods=["gradient"], metrics=["alignment", "gini"], target="label", **TINY)
     pe = cmp.per_example
     ra = pe[(pe["method"] == RANDOM) & (pe["metric"] == "gini")]
     # the same noise map for every model: the model-free metrics agree exactly
@@ -58,7 +58,7 @@ def test_compare_label_target_and_random_is_shared(two_models, data):
 
 def test_compare_bad_input(two_models, data):
     with pytest.raises(ValueError, match="integrated-gradients"):
-        score_maps(two_models, data, ["occlusion"], **TINY)
+        score_maps(two_models, data, methods=["occlusion"], **TINY)
     with pytest.raises(ValueError, match="unknown metric"):
         score_maps(two_models, data, metrics=["roar"], **TINY)
     with pytest.raises(ValueError, match="empty"):

@@ -78,7 +78,7 @@ def test_deletion_of_true_linear_gradient_beats_random():
     model, _ = binary_linear(28 * 28, seed=3)
     x = images(64, seed=4)
     t = model(x).argmax(1)
-    grad = attribute(model, x, t, "gradient")
+    grad = attribute(model, x, t, method="gradient")
     rand = random_attribution(x, seed=5)
     # default order (|gradient|): the largest weights carry most of the logit, so deleting them first hurts more
     diff = deletion_auc(model, x, grad, t) - deletion_auc(model, x, rand, t)
@@ -112,7 +112,7 @@ def test_infidelity_and_sensitivity_of_linear_gradient():
     model, _ = binary_linear(28 * 28, seed=8)
     x = images(6, seed=9)
     t = model(x).argmax(1)
-    grad = attribute(model, x, t, "gradient")
+    grad = attribute(model, x, t, method="gradient")
     infd = relative_infidelity(model, x, grad, t, sigma=0.1, n_perturb_samples=8)
     assert infd.max() < 1e-4  # a linear model's gradient predicts every change exactly
     assert relative_infidelity(model, x, random_attribution(x), t, n_perturb_samples=8).mean() > 0.7

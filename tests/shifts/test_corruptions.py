@@ -58,7 +58,8 @@ def test_bad_input_is_a_clear_error(images):
 
 
 def test_band_tags_are_measured(images):
-    bands = measure_bands(images[:32], ["gaussian_noise", "impulse_noise", "contrast", "fog"]).set_index("corruption")
+    bands = measure_bands(images[:32], names=["gaussian_noise", "impulse_noise", "contrast",
+                                              "fog"]).set_index("corruption")
     assert bands.loc["gaussian_noise", "band"] == "high"
     assert bands.loc["impulse_noise", "band"] == "high"
     assert bands.loc["contrast", "band"] == "low"

@@ -41,7 +41,7 @@ def test_tiny_budget_learns_and_leaves_source_alone(mode):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     train, test = _bright_half(64, 0), _bright_half(100, 1)
     cfg = FinetuneConfig(steps=30, batch_size=16, lr=3e-3)
-    tuned = finetune(model, train, mode, cfg, seed=0)
+    tuned = finetune(model, train, mode=mode, config=cfg, seed=0)
     assert accuracy(tuned, test) >= 0.9
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     if mode == "last-block":  # frozen layers really stayed frozen
@@ -55,11 +55,11 @@ def test_finetune_is_reproducible_and_validates_config():
     model = build_model("small-cnn", 5)
     train, test = _bright_half(32, 0), _bright_half(40, 1)
     cfg = FinetuneConfig(steps=4, batch_size=8)
-    a = finetune(model, train, "full", cfg, seed=1)
-    b = finetune(model, train, "full", cfg, seed=1)
+    a = finetune(model, train, mode="full", config=cfg, seed=1)
+    b = finetune(model, train, mode="full", config=cfg, seed=1)
     assert all(torch.equal(a.state_dict()[k], v) for k, v in b.state_dict().items())
     # k-shot indices pick the fine-tuning images; the result is a test accuracy.
-    acc = finetune_accuracy(model, train, test, "last-block", cfg, seed=1, train_indices=[0, 1, 2, 3])
+    acc = finetune_accuracy(model, train, test, mode="last-block", config=cfg, seed=1, train_indices=[0, 1, 2, 3])
     assert 0.0 <= acc <= 1.0
     with pytest.raises(ValueError, match="steps"):
         FinetuneConfig(steps=0)

@@ -30,9 +30,10 @@ def sources(small_pair):
 @pytest.fixture(scope="module")
 def results(sources):
     targets = [fashion_split(train_per_class=12, test_per_class=20), load_target("digits", test_per_class=10)]
-    linear = run_transfer(sources, targets, ("linear",), (1, 5, "all"), seeds=(0, 1), cache=FeatureCache(None),
+    linear = run_transfer(sources, targets, protocols=("linear",), shots=(1, 5, "all"), seeds=(0, 1),
+                          cache=FeatureCache(None),
                           progress=False)
-    tuned = run_transfer(sources, targets[1:], ("finetune-full", "finetune-last"), (2,), seeds=(0,),
+    tuned = run_transfer(sources, targets[1:], protocols=("finetune-full", "finetune-last"), shots=(2,), seeds=(0,),
                          finetune_config=FinetuneConfig(steps=3, batch_size=8), progress=False)
     return pd.concat([linear, tuned], ignore_index=True)
 
@@ -85,7 +86,7 @@ def test_figures_draw(results):
 def test_run_transfer_validates(sources):
     t = load_target("digits", test_per_class=5)
     with pytest.raises(ValueError, match="unknown protocol"):
-        run_transfer(sources, [t], ("knn",), progress=False)
+        run_transfer(sources, [t], protocols=("knn",), progress=False)
     with pytest.raises(ValueError, match="smallest class"):
         run_transfer(sources, [fashion_split(train_per_class=3, test_per_class=3)], shots=(5,), progress=False)
 
@@ -124,7 +125,8 @@ def test_image_folder_target_runs(tmp_path):
     assert target.num_classes == 2 and len(target.train) == 12
     source = source_from_model(build_model("small-cnn", 5), name="untrained")
     cache = FeatureCache(tmp_path / "features")
-    df = run_transfer([source], [target], ("linear", "finetune-last"), (2, "all"), seeds=(0,), cache=cache,
+    df = run_transfer([source], [target], protocols=("linear", "finetune-last"), shots=(2, "all"), seeds=(0,),
+                      cache=cache,
                       finetune_config=FinetuneConfig(steps=2, batch_size=4), progress=False)
     assert len(df) == 4 and df["accuracy"].between(0, 1).all()
     assert df.loc[(df["protocol"] == "linear") & (df["shots"] == "all"), "accuracy"].item() == 1.0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -30,6 +30,7 @@ from optimist.core.attacks.square import square
 from optimist.core.checks import check_images, check_labels
 from optimist.core.data.loaders import make_loader
 from optimist.core.runtime import evaluating, model_device
+from optimist.core.settings import Settings, setting
 
 ATTACKS = ("pgd", "fgsm", "autoattack")
 AUTOATTACK_VERSIONS = ("standard", "plus", "rand", "custom")
@@ -268,30 +269,39 @@ def _gather(local: list, stages: _Stages, seconds: float, world: int):
     return rows, total, max(p[2] for p in parts)
 
 
+@dataclass(frozen=True)
+class EvalSettings(Settings):
+    """How :func:`robust_accuracy` attacks. Pass one as ``settings=EvalSettings(steps=20)`` or give any field as a
+    keyword (``robust_accuracy(..., steps=20)``); both are validated."""
+
+    attack: str = setting("pgd", "pgd (the cascade below), autoattack (the official package) or fgsm")
+    steps: int = setting(DEFAULT_STEPS, "steps of every gradient stage of the cascade")
+    restarts: int = setting(1, "restarts of every gradient stage")
+    step_size: Optional[float] = setting(None, "step length (default: the schedule's)")
+    batch_size: int = setting(256, "images per batch", minimum=1)
+    autoattack_version: str = setting("standard", "AutoAttack version: standard, plus, rand or custom")
+    losses: tuple[str, ...] = setting(DEFAULT_LOSSES, "untargeted losses of the cascade's first stages")
+    targets: int = setting(DEFAULT_TARGETS, "likeliest wrong classes of the targeted stage")
+    target_loss: str = setting(DEFAULT_TARGET_LOSS, "loss of the targeted stage")
+    schedule: str = setting("apgd", "step schedule of the gradient stages: apgd or fixed")
+    square_queries: int = setting(DEFAULT_SQUARE_QUERIES, "queries of the Square-style search (0: off)")
+    focus: float = setting(DEFAULT_FOCUS, "fraction of survivors (smallest margin) the targeted stage attacks")
+    square_probe: float = setting(DEFAULT_SQUARE_PROBE, "share of the Square queries spent as a probe")
+    autoattack_attacks: Optional[tuple[str, ...]] = setting(None, "AutoAttack's attacks with version custom")
+    shard: bool = setting(True, "under torchrun, each rank evaluates every world-size-th batch")
+
+
 def robust_accuracy(
     model: nn.Module,
     data: Dataset | Iterable,
     threat: Threat | str,
-    attack: str = "pgd",
-    steps: int = DEFAULT_STEPS,
-    restarts: int = 1,
-    step_size: float | None = None,
+    *,
+    settings: EvalSettings | None = None,
     n: int | None = None,
-    batch_size: int = 256,
     device: str | torch.device | None = None,
     seed: int = 0,
-    autoattack_version: str = "standard",
     progress: bool = True,
-    losses: Sequence[str] = DEFAULT_LOSSES,
-    targets: int = DEFAULT_TARGETS,
-    *,
-    target_loss: str = DEFAULT_TARGET_LOSS,
-    schedule: str = "apgd",
-    square_queries: int = DEFAULT_SQUARE_QUERIES,
-    focus: float = DEFAULT_FOCUS,
-    square_probe: float = DEFAULT_SQUARE_PROBE,
-    autoattack_attacks: Sequence[str] | None = None,
-    shard: bool = True,
+    **options,
 ) -> EvalResult:
     """Clean and robust accuracy of ``model`` on ``data`` (a dataset or an iterable of (x, y) batches).
 
@@ -317,6 +327,11 @@ def robust_accuracy(
     its index). Under an initialised process group (``torchrun``) with ``shard=True``, each rank evaluates
     every world-size-th batch and the outcomes are gathered on all ranks: the same numbers as one process.
     """
+    s = EvalSettings.merged(settings, options)
+    attack, steps, restarts, step_size, batch_size = s.attack, s.steps, s.restarts, s.step_size, s.batch_size
+    losses, targets, target_loss, schedule = s.losses, s.targets, s.target_loss, s.schedule
+    square_queries, focus, square_probe, shard = s.square_queries, s.focus, s.square_probe, s.shard
+    autoattack_version, autoattack_attacks = s.autoattack_version, s.autoattack_attacks
     threat = as_threat(threat)
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; choose one of {', '.join(ATTACKS)}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import torch
@@ -21,6 +22,7 @@ from optimist.core.attacks import Threat, as_threat
 from optimist.core.data.loaders import make_loader
 from optimist.core.evaluate import EvalResult, robust_accuracy
 from optimist.core.runtime import evaluating, model_device
+from optimist.core.settings import Settings, setting
 
 
 class GradientMaskingWarning(UserWarning):
@@ -63,19 +65,27 @@ def _noise_accuracy(model, x, y, threat: Threat, samples: int) -> float:
     return correct.float().mean().item()
 
 
+@dataclass(frozen=True)
+class MaskingSettings(Settings):
+    """How :func:`gradient_masking_report` checks; pass one as ``settings=`` or give any field as a keyword."""
+
+    steps: int = setting(20, "PGD steps of the checks")
+    noise_samples: int = setting(10, "random-noise draws per image")
+    tolerance: float = setting(0.01, "slack before a check fails")
+    disagreement: float = setting(0.01, "largest share of images on which PGD may beat AutoAttack's verdict")
+
+
 def gradient_masking_report(
     model: nn.Module,
     data,
     threat: Threat | str,
+    *,
+    settings: MaskingSettings | None = None,
     n: int = 500,
-    steps: int = 20,
-    noise_samples: int = 10,
-    tolerance: float = 0.01,
     warn: bool = True,
     progress: bool = False,
-    *,
     autoattack: bool | EvalResult = False,
-    disagreement: float = 0.01,
+    **options: Any,
 ) -> SanityReport:
     """Run the checks on the first ``n`` examples of ``data`` and warn on any failure.
 
@@ -83,6 +93,11 @@ def gradient_masking_report(
     an :class:`EvalResult` of AutoAttack on them; the report then fails when the default evaluation's robust
     accuracy exceeds AutoAttack's by more than ``disagreement`` (a fraction, default 1 point).
     """
+    s = MaskingSettings.merged(settings, options)
+    steps = s.steps
+    noise_samples = s.noise_samples
+    tolerance = s.tolerance
+    disagreement = s.disagreement
     threat = as_threat(threat)
     xs, ys = [], []
     for x, y in make_loader(data, 256):

@@ -120,6 +120,21 @@ class Settings:
                                 f"valid keys: {', '.join(cls.keys())}")
         return cls(**merged)
 
+    @classmethod
+    def merged(cls, settings: "Settings | None", options: Mapping[str, Any]):
+        """``settings`` (default: every field's default) with the keyword ``options`` applied and validated: how a
+        function that takes a settings object also takes its fields as keywords.
+
+        >>> from optimist.core.attacks.pgd import PGDSettings
+        >>> PGDSettings.merged(PGDSettings(steps=20), {"restarts": 2}).to_dict()["steps"]
+        20
+        """
+        if settings is None:
+            return cls.from_mapping(options)
+        if not isinstance(settings, cls):
+            raise SettingsError(f"settings must be a {cls.__name__}, got {type(settings).__name__}")
+        return cls.from_mapping({**dataclasses.asdict(settings), **options}) if options else settings
+
     def replace(self, **changes: Any):
         """A copy with ``changes`` applied (validated like any other)."""
         return type(self).from_mapping({**self.to_dict(), **changes})

@@ -304,7 +304,7 @@ def _generate(run: Run, data) -> Result:
     with preserved(evaluator):
         evaluator.to(device).eval()
         reference = real_reference(evaluator, test, cfg)
-        out = run_showcase(named, evaluator, fit, test, cfg, progress=progress, reference=reference)
+        out = run_showcase(named, evaluator, fit, test, config=cfg, progress=progress, reference=reference)
         judge = Evaluator(evaluator)
         rows, per, fd_features = [], [], {}
         for task, results in out.results.items():

@@ -114,7 +114,7 @@ class RealReference:
         return frechet_distance(proj(features.numpy()), proj(self.features[idx].numpy()))
 
 
-def train_evaluator(data, arch: str = "mlp", n: int = 3000, epochs: int = 1, seed: int = 7) -> nn.Module:
+def train_evaluator(data, *, arch: str = "mlp", n: int = 3000, epochs: int = 1, seed: int = 7) -> nn.Module:
     """A cheap stand-in evaluator (tests, quick demos): ``arch`` trained on ``n`` images of ``data``.
 
     Use an architecture other than the generator's; the zoo's ``fashion-mnist/lenet/evaluator`` is the real one.
@@ -177,7 +177,7 @@ def real_floor(targets: torch.Tensor, reference: RealReference, seed: int = 0) -
             "diversity": class_diversity(feats, labels)}
 
 
-def judge(results: dict[str, TaskResult], reference: RealReference, seed: int = 0,
+def judge(results: dict[str, TaskResult], reference: RealReference, *, seed: int = 0,
             include_seed: bool = True, include_real: bool = True) -> pd.DataFrame:
     """One row per generator model (plus the shared seeds and real images) for one task run on the same seeds."""
     if not results:

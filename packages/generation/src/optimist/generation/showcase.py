@@ -103,7 +103,7 @@ def real_reference(evaluator: nn.Module, test, config: ShowcaseConfig) -> RealRe
 
 
 def run_showcase(generators: dict[str, nn.Module], evaluator: nn.Module, train, test,
-                 config: ShowcaseConfig | None = None, progress: bool = True,
+                 *, config: ShowcaseConfig | None = None, progress: bool = True,
                  reference: RealReference | None = None) -> ShowcaseResult:
     """Run every task of ``config`` on each generator from identical seeds and judge with ``evaluator``.
 
@@ -136,32 +136,34 @@ def run_showcase(generators: dict[str, nn.Module], evaluator: nn.Module, train, 
         classes = list(sampler.classes)
         gen_y = class_labels(classes, config.per_class).view(len(classes), -1).T.flatten()  # interleaved
         gen_seeds = sampler.sample(gen_y, g(1))
-        jobs["class-generation"] = lambda m: generate(m, gen_seeds, gen_y, b["class-generation"], config.confidence)
+        jobs["class-generation"] = lambda m: generate(m, gen_seeds, gen_y, budget=b["class-generation"],
+                                                      confidence=config.confidence)
     if "inpainting" in config.tasks:
-        mask = square_mask(len(x), x.shape[-1], config.mask_size, generator=g(2))
+        mask = square_mask(len(x), image_size=x.shape[-1], size=config.mask_size, generator=g(2))
         jobs["inpainting"] = lambda m: inpaint(m, x, y, mask, lam=config.lam, budget=b["inpainting"])
     if "super-resolution" in config.tasks:
         low = downsample(x, config.sr_factor)
-        jobs["super-resolution"] = lambda m: super_resolve(m, low, y, x.shape[-1], b["super-resolution"],
+        jobs["super-resolution"] = lambda m: super_resolve(m, low, y, size=x.shape[-1], budget=b["super-resolution"],
                                                            ground_truth=x)
     if "translation" in config.tasks:
         target = torch.tensor([config.translation.get(int(k), int(k)) for k in y])
         keep = target != y
-        jobs["translation"] = lambda m: translate(m, x[keep], target[keep], b["translation"], source_classes=y[keep],
+        jobs["translation"] = lambda m: translate(m, x[keep], target[keep], budget=b["translation"],
+                                                  source_classes=y[keep],
                                                   confidence=config.confidence)
     if "sketch-to-image" in config.tasks:
         sketches = edge_map(x)
-        jobs["sketch-to-image"] = lambda m: sketch_to_image(m, sketches, y, b["sketch-to-image"], ground_truth=x,
+        jobs["sketch-to-image"] = lambda m: sketch_to_image(m, sketches, y, budget=b["sketch-to-image"], ground_truth=x,
                                                             confidence=config.confidence)
     if "inversion" in config.tasks:
-        inv_seeds = noise_seeds(len(x), tuple(x.shape[1:]), generator=g(3))
-        jobs["inversion"] = lambda m: invert(m, x, inv_seeds, b["inversion"], labels=y)
+        inv_seeds = noise_seeds(len(x), shape=tuple(x.shape[1:]), generator=g(3))
+        jobs["inversion"] = lambda m: invert(m, x, seeds=inv_seeds, budget=b["inversion"], labels=y)
     if "feature-visualisation" in config.tasks:
         vis_seeds = x[:config.n_units]
 
         def vis(m):
-            units = top_units(m, reference.images[:1000], config.n_units)
-            return visualise(m, vis_seeds, units, b["feature-visualisation"])
+            units = top_units(m, reference.images[:1000], k=config.n_units)
+            return visualise(m, vis_seeds, units, budget=b["feature-visualisation"])
 
         jobs["feature-visualisation"] = vis
 

@@ -155,7 +155,7 @@ def _measure(run: Run) -> Result:
     for label, model in named.items():
         t0 = time.perf_counter()
         correct = (predict(model, x_m) == y_m).float().cpu().numpy()
-        margins[label] = margin_distribution(model, x_m, ("l2", "linf"), num_candidates=s.num_candidates,
+        margins[label] = margin_distribution(model, x_m, norms=("l2", "linf"), num_candidates=s.num_candidates,
                                              progress=progress)
         t1 = time.perf_counter()
         freq[label] = subspace_margins(model, x_sub, block=s.block, stride=s.stride,

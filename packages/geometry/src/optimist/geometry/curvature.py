@@ -108,7 +108,7 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
     return v / v.flatten(1).norm(dim=1).clamp_min(1e-20).view(-1, *([1] * (v.ndim - 1)))
 
 
-def input_hessian_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, of: str = "loss",
+def input_hessian_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None, *, of: str = "loss",
                              iters: int = 20, tol: float = 1e-3, method: str = "reverse", seed: int = 0,
                              batch_size: int = 256, progress: bool = False) -> CurvatureResult:
     """Largest-magnitude eigenvalue of each example's input Hessian by power iteration (``iters`` at most).
@@ -144,7 +144,7 @@ def input_hessian_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor 
 
 
 def local_linearity_gap(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,
-                        threat: Threat | str = "linf:0.1", steps: int = 10, step_size: float | None = None,
+                        threat: Threat | str = "linf:0.1", *, steps: int = 10, step_size: float | None = None,
                         of: str = "loss", restarts: int = 1) -> torch.Tensor:
     """Per-example ``max_{delta in threat} |f(x + delta) - f(x) - delta . grad f(x)|`` (Qin et al. 2019).
 

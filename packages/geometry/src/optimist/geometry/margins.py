@@ -53,7 +53,8 @@ def summarize(margin: torch.Tensor, relative: torch.Tensor | None = None, succes
     return out
 
 
-def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: "str | Threat" = "l2", basis: torch.Tensor | None = None,
+def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: "str | Threat" = "l2", *,
+                     basis: torch.Tensor | None = None,
                      overshoot: float = 0.02, max_iter: int = 50, num_candidates: int = 10, batch_size: int = 128,
                      progress: bool = False, desc: str = "margins") -> MarginResult:
     """DeepFool margins of images ``x`` (N, C, H, W) in [0, 1], optionally restricted to the span of ``basis``.
@@ -83,7 +84,7 @@ def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: "str | Threat" = "
                         torch.cat(predicted) if predicted else torch.zeros(0, dtype=torch.long))
 
 
-def margin_distribution(model: nn.Module, x: torch.Tensor, norms: tuple[str, ...] = ("l2", "linf"),
+def margin_distribution(model: nn.Module, x: torch.Tensor, *, norms: tuple[str, ...] = ("l2", "linf"),
                         progress: bool = False, **deepfool_kwargs) -> dict[str, MarginResult]:
     """Margins of ``x`` in each of ``norms`` (``"l2"``, ``"linf"``): ``{norm: MarginResult}``."""
     if not norms:

@@ -46,7 +46,7 @@ class SubspaceMargins:
         return np.median(self.margin.double().cpu().numpy(), axis=1) if self.margin.numel() else np.zeros(0)
 
 
-def subspace_margins(model: nn.Module, x: torch.Tensor, block: int = 8, stride: int = 1, overshoot: float = 0.02,
+def subspace_margins(model: nn.Module, x: torch.Tensor, *, block: int = 8, stride: int = 1, overshoot: float = 0.02,
                      max_iter: int = 50, num_candidates: int = 10, batch_size: int = 128,
                      progress: bool = False) -> SubspaceMargins:
     """L2 DeepFool margins of images ``x`` (N, C, H, W) restricted to each diagonal DCT block.

@@ -13,6 +13,7 @@ fraction of images whose predicted label changes under ``clamp(x + v, 0, 1)``; r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 from optimist.core.attacks import Threat, as_threat, deepfool
 from optimist.core.checks import check_images
 from optimist.core.runtime import predict
+from optimist.core.settings import Settings, setting
 
 
 @dataclass
@@ -61,10 +63,29 @@ def fooling_rate(model: nn.Module, x: torch.Tensor, v: torch.Tensor) -> float:
     return float((_predict(model, perturb(x, v)) != _predict(model, x)).float().mean())
 
 
-def universal_perturbation(model: nn.Module, x: torch.Tensor, threat: Threat | str = "linf:0.1",
-                           target_fooling_rate: float = 0.8, max_passes: int = 5, batch_size: int = 16,
-                           deepfool_norm: str | None = None, overshoot: float = 0.02, max_iter: int = 20,
-                           num_candidates: int = 10, seed: int = 0, progress: bool = False) -> UniversalResult:
+@dataclass(frozen=True)
+class UniversalSettings(Settings):
+    """How :func:`universal_perturbation` fits; pass one as ``settings=`` or give any field as a keyword."""
+
+    target_fooling_rate: float = setting(0.8, "stop once this fraction of x is fooled (the paper's 1 - delta)")
+    max_passes: int = setting(5, "passes over x at most, each in a seeded random order")
+    batch_size: int = setting(16, "images whose DeepFool steps are summed into one update (1: the paper's algorithm)")
+    deepfool_norm: Optional[str] = setting(None, "norm of the DeepFool steps (default: the threat's)")
+    overshoot: float = setting(0.02, "DeepFool overshoot")
+    max_iter: int = setting(20, "DeepFool iterations per step")
+    num_candidates: int = setting(10, "DeepFool candidate classes")
+
+
+def universal_perturbation(
+    model: nn.Module,
+    x: torch.Tensor,
+    threat: Threat | str = "linf:0.1",
+    *,
+    settings: UniversalSettings | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    **options: Any,
+) -> UniversalResult:
     """Fit one perturbation in ``threat``'s ball that changes the prediction on as many of ``x`` as it can.
 
     Args:
@@ -74,6 +95,14 @@ def universal_perturbation(model: nn.Module, x: torch.Tensor, threat: Threat | s
         batch_size: images whose DeepFool steps are summed into one update (1: the paper's algorithm).
         deepfool_norm: norm of the DeepFool steps; defaults to the threat's norm.
     """
+    s = UniversalSettings.merged(settings, options)
+    target_fooling_rate = s.target_fooling_rate
+    max_passes = s.max_passes
+    batch_size = s.batch_size
+    deepfool_norm = s.deepfool_norm
+    overshoot = s.overshoot
+    max_iter = s.max_iter
+    num_candidates = s.num_candidates
     check_images(x)
     threat = as_threat(threat)
     if threat.unbounded:

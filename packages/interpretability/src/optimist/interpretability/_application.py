@@ -113,7 +113,7 @@ def _explain(run: Run) -> Result:
     reference = labels[0]
     x, y = ds.images[: s.n], ds.targets[: s.n]
     options = {"integrated-gradients": {"n_steps": s.ig_steps}, "smoothgrad": {"nt_samples": s.smoothgrad_samples}}
-    cmp = score_maps(named, (x, y), list(s.methods), list(s.metrics), n=s.n, target=s.target,
+    cmp = score_maps(named, (x, y), methods=list(s.methods), metrics=list(s.metrics), n=s.n, target=s.target,
                      random_baseline=s.random_baseline, steps=s.steps, infidelity_sigma=s.infidelity_sigma,
                      infidelity_samples=s.infidelity_samples, sensitivity_n=s.sensitivity_n,
                      sensitivity_samples=s.sensitivity_samples, sensitivity_radius=s.sensitivity_radius,

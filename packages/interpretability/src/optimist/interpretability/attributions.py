@@ -109,7 +109,7 @@ def _explainer(model: nn.Module, method: str):
 
 
 def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | None = None,
-              method: str = "gradient", batch_size: int = 256, **options) -> torch.Tensor:
+              *, method: str = "gradient", batch_size: int = 256, **options) -> torch.Tensor:
     """Attribution of the target logit to every pixel, shape ``x.shape``, computed with captum.
 
     ``target`` is a class per image (or one class for all); None means the model's predicted class.

@@ -9,13 +9,14 @@ paired model-versus-reference differences and the maps of a few images for figur
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from optimist.core.settings import Settings, setting
 from optimist.core.stats import proportion_interval
 from optimist.interpretability.attributions import (
     METHODS,
@@ -117,13 +118,39 @@ def _figure_indices(labels: torch.Tensor | None, n: int, k: int) -> torch.Tensor
     return torch.tensor((firsts + rest)[:k], dtype=torch.long)
 
 
-def score_maps(models: Mapping[str, nn.Module], data, methods: Sequence[str] = DEFAULT_METHODS,
-            metrics: Sequence[str] = tuple(METRICS), *, n: int = 128, target: str = "predicted",
-            random_baseline: bool = True, steps: int = 20, deletion_baseline="black", insertion_baseline="blur",
-            order: str = "abs", infidelity_sigma: float = 0.1, infidelity_samples: int = 8,
-            sensitivity_n: int = 16, sensitivity_samples: int = 4, sensitivity_radius: float = 0.02,
-            method_options: Mapping[str, dict] | None = None, n_figure: int = 6, batch_size: int = 256,
-            seed: int = 0, device: str | torch.device | None = None, progress: bool = True) -> Comparison:
+@dataclass(frozen=True)
+class ScoreSettings(Settings):
+    """How :func:`score_maps` scores maps; pass one as ``settings=`` or give any field as a keyword."""
+
+    methods: tuple[str, ...] = setting(DEFAULT_METHODS, "captum methods to explain with")
+    metrics: tuple[str, ...] = setting(tuple(METRICS), "metrics to score every map with")
+    n: int = setting(128, "images scored (the first n of the data)")
+    target: str = setting("predicted", "class explained: predicted or label")
+    random_baseline: bool = setting(True, "also score random maps, for scale")
+    steps: int = setting(20, "deletion/insertion curve steps")
+    deletion_baseline: Any = setting("black", "what deleted pixels become")
+    insertion_baseline: Any = setting("blur", "what insertion starts from")
+    order: str = setting("abs", "pixel ranking: abs, positive or negative attribution")
+    infidelity_sigma: float = setting(0.1, "noise of the infidelity perturbations")
+    infidelity_samples: int = setting(8, "perturbations per image for infidelity")
+    sensitivity_n: int = setting(16, "images for max-sensitivity")
+    sensitivity_samples: int = setting(4, "perturbations per image for max-sensitivity")
+    sensitivity_radius: float = setting(0.02, "radius of the max-sensitivity perturbations")
+    n_figure: int = setting(6, "images drawn in the figures")
+    batch_size: int = setting(256, "images per batch")
+
+
+def score_maps(
+    models: Mapping[str, nn.Module],
+    data,
+    *,
+    settings: ScoreSettings | None = None,
+    method_options: Mapping[str, dict] | None = None,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> Comparison:
     """Score every (model, method) on the first ``n`` images of ``data`` with every metric.
 
     ``models`` maps a display name to a classifier taking [0, 1] images. Each model explains its own
@@ -135,6 +162,23 @@ def score_maps(models: Mapping[str, nn.Module], data, methods: Sequence[str] = D
     ``method_options`` passes captum options per method, e.g. ``{"integrated-gradients": {"n_steps": 64}}``.
     Images go to ``device`` (default: where the first model's parameters are).
     """
+    s = ScoreSettings.merged(settings, options)
+    methods = s.methods
+    metrics = s.metrics
+    n = s.n
+    target = s.target
+    random_baseline = s.random_baseline
+    steps = s.steps
+    deletion_baseline = s.deletion_baseline
+    insertion_baseline = s.insertion_baseline
+    order = s.order
+    infidelity_sigma = s.infidelity_sigma
+    infidelity_samples = s.infidelity_samples
+    sensitivity_n = s.sensitivity_n
+    sensitivity_samples = s.sensitivity_samples
+    sensitivity_radius = s.sensitivity_radius
+    n_figure = s.n_figure
+    batch_size = s.batch_size
     if not models:
         raise ValueError("models is empty; pass e.g. {'standard': model_a, 'robust': model_b}")
     methods = [check_method(m) for m in methods]

@@ -20,7 +20,7 @@ def _heat(a: torch.Tensor) -> tuple[np.ndarray, float]:
     return m, lim
 
 
-def saliency_grid(comparison, methods: Sequence[str] | None = None, models: Sequence[str] | None = None,
+def saliency_grid(comparison, *, methods: Sequence[str] | None = None, models: Sequence[str] | None = None,
                   cell: float = 1.05, images_as_columns: bool = False):
     """Images × (model, method): the image, then one signed heatmap per (model, method).
 
@@ -71,7 +71,7 @@ def saliency_grid(comparison, methods: Sequence[str] | None = None, models: Sequ
 
 
 def metric_vs_epsilon(comparison, epsilons: Mapping[str, tuple[str | None, float]],
-                      metrics: Sequence[str] | None = None, methods: Sequence[str] | None = None):
+                      *, metrics: Sequence[str] | None = None, methods: Sequence[str] | None = None):
     """One panel per (norm, metric): each method's mean and 95% interval against the training epsilon.
 
     ``epsilons`` maps a model name of the comparison to ``(norm, eps)``; the standard model is

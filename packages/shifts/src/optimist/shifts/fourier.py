@@ -57,7 +57,7 @@ def band_energy(clean: torch.Tensor, corrupted: torch.Tensor) -> dict[str, float
     return out
 
 
-def measure_bands(images: torch.Tensor, names: Sequence[str] | None = None, *, severity: int = 3,
+def measure_bands(images: torch.Tensor, *, names: Sequence[str] | None = None, severity: int = 3,
                   seed: int = 0, corrupted: dict[str, torch.Tensor] | None = None) -> pd.DataFrame:
     """One row per corruption: its power share per band at ``severity``, mean |f| and ``band``, the largest share.
 

@@ -91,6 +91,11 @@ def _target(data, s: TransferSettings, seed: int) -> Target:
     return Target(name, train, test)
 
 
+def _target_and_test(data, s: TransferSettings, seed: int) -> tuple[Target, object]:
+    target = _target(data, s, seed)
+    return target, target.test
+
+
 def _rows(df: pd.DataFrame, labels: dict[str, str], n_test: int) -> pd.DataFrame:
     rows = []
     for (protocol, shots, source), g in df.groupby(["protocol", "shots", "source"], sort=False):
@@ -157,7 +162,7 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     """
     s = TransferSettings.from_mapping(settings)
     with prepare("transfer", models, data, settings=s, device=device, seed=seed, progress=progress,
-                 data_resolver=lambda d: _target(d, s, seed), checked=lambda target: target.test, labels=False,
+                 data_resolver=lambda d: _target_and_test(d, s, seed), labels=False,
                  classifiers=True) as run:
         return _transfer(run)
 
@@ -172,10 +177,11 @@ def _transfer(run: Run) -> Result:
     linear = [p for p in s.protocols if p == "linear"]
     tuned = [p for p in s.protocols if p != "linear"]
     if linear:
-        frames.append(run_transfer(sources, [target], linear, shots, seeds, folds=s.folds, cache=False,
+        frames.append(run_transfer(sources, [target], protocols=linear, shots=shots, seeds=seeds, folds=s.folds,
+                                   cache=False,
                                    device=str(device), progress=progress))
     if tuned:
-        frames.append(run_transfer(sources, [target], tuned, shots, seeds,
+        frames.append(run_transfer(sources, [target], protocols=tuned, shots=shots, seeds=seeds,
                                    finetune_config=FinetuneConfig(steps=s.finetune_steps), cache=False,
                                    device=str(device), progress=progress))
     df = pd.concat(frames, ignore_index=True)

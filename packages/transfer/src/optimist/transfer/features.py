@@ -89,7 +89,7 @@ def _batches(dataset: Dataset, batch_size: int):
 
 
 @torch.no_grad()
-def compute_features(model: nn.Module, dataset: Dataset, batch_size: int = 512, device: str | torch.device = "cpu",
+def compute_features(model: nn.Module, dataset: Dataset, *, batch_size: int = 512, device: str | torch.device = "cpu",
                      progress: bool = False, desc: str = "features") -> tuple[np.ndarray, np.ndarray]:
     """``model.features`` on every image of ``dataset`` (no cache): (N, feature_dim) float32 and (N,) labels."""
     require_classifier(model, "compute_features")
@@ -167,7 +167,7 @@ def default_cache() -> FeatureCache:
     return _DEFAULT_CACHES.setdefault(str(root), FeatureCache(root))
 
 
-def extract_features(model: nn.Module, dataset: Dataset, cache: FeatureCache | bool | None = None,
+def extract_features(model: nn.Module, dataset: Dataset, *, cache: FeatureCache | bool | None = None,
                      label: str | None = None, key: str | None = None, batch_size: int = 512,
                      device: str | torch.device = "cpu", progress: bool = False,
                      fingerprint: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -179,7 +179,7 @@ def extract_features(model: nn.Module, dataset: Dataset, cache: FeatureCache | b
     hash a split once when many models see it).
     """
     if cache is False:
-        return compute_features(model, dataset, batch_size, device, progress)
+        return compute_features(model, dataset, batch_size=batch_size, device=device, progress=progress)
     cache = default_cache() if cache is None or cache is True else cache
     model_id = model_fingerprint(model)
     if key:
@@ -191,12 +191,13 @@ def extract_features(model: nn.Module, dataset: Dataset, cache: FeatureCache | b
             data_id = dataset_fingerprint(dataset)
         except ValueError as e:
             warnings.warn(f"features not cached: {e}", stacklevel=2)
-            return compute_features(model, dataset, batch_size, device, progress)
+            return compute_features(model, dataset, batch_size=batch_size, device=device, progress=progress)
     label = label or getattr(getattr(dataset, "info", None), "name", "data")
     found = cache.load(model_id, data_id, label)
     if found is not None:
         return found
-    value = compute_features(model, dataset, batch_size, device, progress, desc=f"features {label}")
+    value = compute_features(model, dataset, batch_size=batch_size, device=device, progress=progress,
+                             desc=f"features {label}")
     cache.computed += 1
     cache.store(model_id, data_id, label, value)
     return value

@@ -109,7 +109,7 @@ def accuracy(model: nn.Module, dataset: Dataset, batch_size: int = 512, device="
     return correct / total
 
 
-def finetune(model: nn.Module, train: Dataset, mode: str = "full", config: FinetuneConfig = FinetuneConfig(),
+def finetune(model: nn.Module, train: Dataset, *, mode: str = "full", config: FinetuneConfig = FinetuneConfig(),
              seed: int = 0, num_classes: int | None = None, device="cpu", progress: bool = False) -> nn.Module:
     """Fine-tune a copy of ``model`` on ``train`` for ``config.steps`` steps; returns it in eval mode.
 
@@ -148,12 +148,13 @@ def finetune(model: nn.Module, train: Dataset, mode: str = "full", config: Finet
     return tuned.eval()
 
 
-def finetune_accuracy(model: nn.Module, train: Dataset, test: Dataset, mode: str = "full",
+def finetune_accuracy(model: nn.Module, train: Dataset, test: Dataset, *, mode: str = "full",
                       config: FinetuneConfig = FinetuneConfig(), seed: int = 0, train_indices=None,
                       device="cpu", progress: bool = False) -> float:
     """Fine-tune on ``train`` (or its ``train_indices`` subset) and return the test accuracy."""
     num_classes = num_classes_of(train)
     if train_indices is not None:
         train = _take(train, np.asarray(train_indices))
-    tuned = finetune(model, train, mode, config, seed, num_classes=num_classes, device=device, progress=progress)
+    tuned = finetune(model, train, mode=mode, config=config, seed=seed, num_classes=num_classes, device=device,
+                     progress=progress)
     return accuracy(tuned, test, config.eval_batch_size, device)

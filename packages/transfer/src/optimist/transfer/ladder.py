@@ -172,7 +172,8 @@ def transfer_ladder(*, device=None, progress: bool = True, seed: int = 0, zoo_ro
     with seeded(seed, [device]):  # zoo training seeds the global RNG: fork it so the caller's is left as it was
         sources, meta = _load_sources(names, s, zoo_root, device, progress)
         target = _target(s, seed)
-        df = run_transfer(sources, [target], ["linear"], shots, [seed + i for i in range(s.draws)], cache=False,
+        df = run_transfer(sources, [target], protocols=["linear"], shots=shots,
+                          seeds=[seed + i for i in range(s.draws)], cache=False,
                           device=str(device), progress=progress)
     df["source_seed"] = [meta[n][1] for n in df["source"]]
     df["epsilon"] = [meta[n][0] for n in df["source"]]

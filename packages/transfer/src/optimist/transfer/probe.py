@@ -72,7 +72,7 @@ def make_probe(min_per_class: int, Cs: Sequence[float] = DEFAULT_CS, folds: int 
     return Pipeline([("scale", StandardScaler()), ("logreg", clf)])
 
 
-def fit_probe(features: np.ndarray, labels: np.ndarray, Cs: Sequence[float] = DEFAULT_CS, folds: int = 3,
+def fit_probe(features: np.ndarray, labels: np.ndarray, *, Cs: Sequence[float] = DEFAULT_CS, folds: int = 3,
               seed: int = 0, max_iter: int = 500, tol: float = TOL) -> Pipeline:
     """Fit the probe on training features only; returns the fitted pipeline (``chosen_C(pipe)`` tells C)."""
     x, y = _check(features, labels)

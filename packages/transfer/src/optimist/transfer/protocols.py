@@ -12,12 +12,14 @@ deterministic, so it runs once (the first seed).
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from optimist.core.settings import Settings, setting
 from optimist.transfer.features import FeatureCache, dataset_fingerprint, extract_features
 from optimist.transfer.finetune import FinetuneConfig, finetune_accuracy
 from optimist.transfer.probe import DEFAULT_CS, fit_probe, probe_accuracy
@@ -76,7 +78,7 @@ def _plan(labels: np.ndarray, shots: list, seeds: Sequence[int], target: Target)
         if k > counts.min():
             raise ValueError(f"{k} shots asked but target {target.name!r} has only {counts.min()} training "
                              "images in its smallest class; lower the shots or raise the training pool")
-        plan += [(str(k), s, k_shot_indices(labels, k, s, target.num_classes)) for s in seeds]
+        plan += [(str(k), s, k_shot_indices(labels, k, seed=s, num_classes=target.num_classes)) for s in seeds]
     return plan
 
 
@@ -99,16 +101,41 @@ def _row(source: Source, target: Target, protocol: str, shots: str, seed: int, a
             "source_threat": thr}
 
 
-def run_transfer(sources: Sequence[Source], targets: Sequence[Target], protocols: Sequence[str] = ("linear",),
-                 shots: Iterable = DEFAULT_SHOTS, seeds: Sequence[int] = (0, 1, 2), Cs: Sequence[float] = DEFAULT_CS,
-                 folds: int = 3, finetune_config: FinetuneConfig | None = None,
-                 cache: FeatureCache | bool | None = None, source_threat: str | None = None,
-                 device: str = "cpu", progress: bool = True) -> pd.DataFrame:
+@dataclass(frozen=True)
+class TransferRunSettings(Settings):
+    """What :func:`run_transfer` runs; pass one as ``settings=`` or give any field as a keyword."""
+
+    protocols: tuple[str, ...] = setting(("linear",), "linear, finetune-last and/or finetune-full")
+    shots: Any = setting(DEFAULT_SHOTS, "labelled images per class (ints and/or all)")
+    seeds: tuple[int, ...] = setting((0, 1, 2), "seeds of the few-shot draws")
+    Cs: tuple[float, ...] = setting(DEFAULT_CS, "inverse regularisation strengths the probe cross-validates")
+    folds: int = setting(3, "cross-validation folds of the probe")
+    source_threat: Optional[str] = setting(None, "card evaluation that fills source_robust")
+
+
+def run_transfer(
+    sources: Sequence[Source],
+    targets: Sequence[Target],
+    *,
+    settings: TransferRunSettings | None = None,
+    finetune_config: FinetuneConfig | None = None,
+    cache: FeatureCache | bool | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+    **options: Any,
+) -> pd.DataFrame:
     """Run every protocol for every source on every target; one row per (…, shots, seed) with its accuracy.
 
     ``source_threat`` picks which of the sources' card evaluations fills ``source_robust`` (default: the
     first threat the card lists; for Fashion-MNIST zoo models that is L∞ 0.1).
     """
+    s = TransferRunSettings.merged(settings, options)
+    protocols = s.protocols
+    shots = s.shots
+    seeds = s.seeds
+    Cs = s.Cs
+    folds = s.folds
+    source_threat = s.source_threat
     if not sources or not targets:
         raise ValueError("give at least one source and one target")
     protocols = _check_protocols(protocols)
@@ -146,7 +173,8 @@ def run_transfer(sources: Sequence[Source], targets: Sequence[Target], protocols
             pipe = fit_probe(x_tr, y_tr, Cs=Cs, folds=folds, seed=seed)
             acc = probe_accuracy(pipe, x_te, y_te)
         else:
-            acc = finetune_accuracy(src.model, target.train, target.test, _FT_MODE[protocol], ft_config, seed=seed,
+            acc = finetune_accuracy(src.model, target.train, target.test, mode=_FT_MODE[protocol],
+                                    config=ft_config, seed=seed,
                                     train_indices=idx, device=device)
         rows.append(_row(src, target, protocol, shot, seed, acc, n_train, source_threat))
     return pd.DataFrame(rows, columns=list(COLUMNS))

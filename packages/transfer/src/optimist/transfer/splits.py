@@ -140,7 +140,7 @@ def load_target(name: str, **kwargs) -> Target:
                      "(use dataset_target or folder_target for your own data)")
 
 
-def k_shot_indices(labels: Sequence[int] | np.ndarray, k: int, seed: int = 0,
+def k_shot_indices(labels: Sequence[int] | np.ndarray, k: int, *, seed: int = 0,
                    num_classes: int | None = None) -> np.ndarray:
     """Sorted indices of exactly ``k`` examples of every class, the same for the same ``seed``.
 

@@ -59,12 +59,13 @@ class Run:
 @contextlib.contextmanager
 def prepare(application: str, models: Mapping[str, nn.Module | str], data, *, settings: Settings,
             device: str | torch.device | None = None, seed: int = 0, progress: bool = True,
-            data_resolver: Callable[[Any], Any] | None = None, checked: Callable[[Any], Any] | None = None,
-            labels: bool = True, classifiers: bool = False) -> Iterator[Run]:
+            data_resolver: Callable[[Any], tuple[Any, Any]] | None = None, labels: bool = True,
+            classifiers: bool = False) -> Iterator[Run]:
     """Resolve, check and seed everything an application's ``compare`` needs; restore the caller's state after.
 
     ``data_resolver`` replaces :func:`~optimist.core.specs.resolve_data` for applications whose data is more than
-    one test set (``checked`` then picks the dataset to check against the models); ``labels=False`` accepts
+    one test set: it returns ``(the application's data,
+                                the dataset checked against the models)``; ``labels=False`` accepts
     labels outside the models' classes (a transfer target); ``classifiers=True`` requires models that expose
     ``features`` (:func:`~optimist.core.models.require_classifier`).
 
@@ -86,8 +87,8 @@ def prepare(application: str, models: Mapping[str, nn.Module | str], data, *, se
         if classifiers:
             for label, m in named.items():
                 require_classifier(m, f"{application} (model {label!r})")
-        resolved = data_resolver(data) if data_resolver is not None else resolve_data(data)
-    check_compatible(named, checked(resolved) if checked is not None else resolved, labels=labels)
+        resolved, checked = data_resolver(data) if data_resolver is not None else (resolve_data(data),) * 2
+    check_compatible(named, checked, labels=labels)
     record = run_settings(application, settings, models, data, seed=seed, device=dev)
     with preserved(named.values()), seeded(seed, [dev]) as gen:
         for m in named.values():

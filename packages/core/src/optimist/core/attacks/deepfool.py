@@ -53,7 +53,7 @@ def deepfool(
     model: nn.Module,
     x: torch.Tensor,
     norm: "str | Threat" = "l2",
-    overshoot: float = 0.02,
+    *, overshoot: float = 0.02,
     max_iter: int = 50,
     num_candidates: int = 10,
     basis: torch.Tensor | None = None,

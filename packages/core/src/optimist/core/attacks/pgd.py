@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Iterator
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
 
 import torch
 from torch import nn
@@ -18,6 +19,7 @@ from optimist.core.attacks.objectives import PAIR_LOSSES, Objective, label_loss
 from optimist.core.attacks.threat import Threat, as_threat
 from optimist.core.checks import check_labels, check_model_input
 from optimist.core.models.layout import channels_last
+from optimist.core.settings import Settings, setting
 
 
 @contextlib.contextmanager
@@ -186,25 +188,37 @@ def _run_once(model, x0, y, threat, steps, step_size, random_start, targeted, ob
     return best_x, best_score, best_success
 
 
+@dataclass(frozen=True)
+class PGDSettings(Settings):
+    """How the PGD engine runs. Pass one as ``pgd(..., settings=PGDSettings(steps=20))`` or give any field as a
+    keyword (``pgd(..., steps=20)``); both are validated (unknown keys, types and ranges)."""
+
+    steps: int = setting(10, "iterations", minimum=0)
+    step_size: Optional[float] = setting(None, "step length; default 2.5 * eps / steps (2 * eps with apgd)")
+    random_start: bool = setting(True, "start from a uniform point of the ball")
+    restarts: int = setting(1, "independent runs; the best per example is kept", minimum=1)
+    targeted: bool = setting(False, "descend the objective (with cross-entropy: move toward class y)")
+    keep_best: bool = setting(True, "return each example's best iterate (else the last, no extra forward)")
+    early_stop: bool = setting(False, "stop updating an example once it is fooled")
+    loss: str = setting("ce", "label loss without an objective: ce, margin, dlr, dlr-targeted, margin-targeted")
+    schedule: str = setting("fixed", "fixed steps, or apgd (momentum and step halving)", choices=SCHEDULES)
+
+
 def pgd(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
     threat: Threat | str,
-    steps: int = 10,
-    step_size: float | None = None,
-    random_start: bool = True,
-    restarts: int = 1,
-    targeted: bool = False,
+    *,
+    settings: PGDSettings | None = None,
     objective: Objective | None = None,
-    keep_best: bool = True,
-    early_stop: bool = False,
-    return_loss: bool = False,
-    loss: str = "ce",
     target: torch.Tensor | None = None,
-    schedule: str = "fixed",
+    return_loss: bool = False,
+    **options: Any,
 ):
     """Projected gradient ascent on ``objective`` within ``threat`` around images ``x`` in [0, 1].
+
+    Settings (a :class:`PGDSettings` as ``settings=``, or its fields as keywords):
 
     Args:
         model: maps images in [0, 1] to logits (its train/eval mode is left as it is).
@@ -235,15 +249,22 @@ def pgd(
 
     Returns:
         Adversarial images in [0, 1] within the threat ball; with ``return_loss``, ``(images, loss)``.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+        >>> x, y = torch.rand(2, 1, 2, 2), torch.tensor([0, 1])
+        >>> xa = pgd(net, x, y, "linf:0.1", steps=5)
+        >>> bool(((xa - x).abs() <= 0.1 + 1e-6).all())
+        True
     """
+    s = PGDSettings.merged(settings, options)
+    steps, step_size, random_start, restarts = s.steps, s.step_size, s.random_start, s.restarts
+    targeted, keep_best, early_stop, loss, schedule = s.targeted, s.keep_best, s.early_stop, s.loss, s.schedule
     threat = as_threat(threat)
     check_model_input(model, x)
     if objective is None:
         check_labels(y, x.shape[0], getattr(model, "num_classes", None))
-    if steps < 0 or restarts < 1:
-        raise ValueError(f"steps must be >= 0 and restarts >= 1, got steps={steps}, restarts={restarts}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
     if step_size is None:
         if schedule == "apgd" and not threat.unbounded:
             step_size = 2.0 * threat.eps
@@ -293,8 +314,8 @@ def pgd(
     return best_x
 
 
-def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat | str, step_size: float | None = None,
-         random_start: bool = False, targeted: bool = False) -> torch.Tensor:
+def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat | str, *,
+         step_size: float | None = None, random_start: bool = False, targeted: bool = False) -> torch.Tensor:
     """Fast gradient sign method: one step of the PGD engine (step ``eps`` by default).
 
     With ``random_start=True`` and ``step_size=1.25*eps`` this is the attack of fast adversarial training.

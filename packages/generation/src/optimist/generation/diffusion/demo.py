@@ -220,7 +220,7 @@ def demo(section: Section, options: DemoOptions) -> None:
     kinds, info = _kinds(s, options, train)
     clean = info.pop("clean classifiers")
     if options.quick:
-        evaluator = Evaluator(train_evaluator(train, "mlp", n=500), "mlp stand-in")
+        evaluator = Evaluator(train_evaluator(train, arch="mlp", n=500), "mlp stand-in")
     else:
         evaluator = Evaluator(zoo.get(s.evaluator, root=options.zoo_root), s.evaluator)
     if "noise-aware classifiers" in info:

@@ -21,7 +21,7 @@ from optimist.generation.tasks.engine import run_task
 DEFAULT_LAM = 10.0
 
 
-def square_mask(n: int, image_size: int = 28, size: int = 10, jitter: int = 3,
+def square_mask(n: int, *, image_size: int = 28, size: int = 10, jitter: int = 3,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """(n, 1, H, W) masks with one ``size`` x ``size`` square of ones (missing pixels) near the centre.
 
@@ -59,7 +59,7 @@ def unmasked_rms(images: torch.Tensor, original: torch.Tensor, mask: torch.Tenso
 
 
 def inpaint(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor,
-            lam: float = DEFAULT_LAM, fill: float | str = "mean", budget: Budget = INPAINTING,
+            *, lam: float = DEFAULT_LAM, fill: float | str = "mean", budget: Budget = INPAINTING,
             confidence: float | None = None) -> TaskResult:
     """Fill the pixels where ``mask`` is 1 so that the image is classified as ``labels``.
 

@@ -17,7 +17,7 @@ from optimist.generation.result import TaskResult
 from optimist.generation.tasks.engine import run_task
 
 
-def noise_seeds(n: int, shape: tuple[int, int, int] = (1, 28, 28), mean: float = 0.5, std: float = 0.05,
+def noise_seeds(n: int, *, shape: tuple[int, int, int] = (1, 28, 28), mean: float = 0.5, std: float = 0.05,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """``mean + std * N(0, 1)`` images, clipped to [0, 1] (Engstrom et al. use 0.5 + N(0, 1)/20)."""
     if n < 0 or std < 0:
@@ -25,7 +25,7 @@ def noise_seeds(n: int, shape: tuple[int, int, int] = (1, 28, 28), mean: float =
     return (mean + std * torch.randn(n, *shape, generator=generator)).clamp(0, 1)
 
 
-def invert(model: nn.Module, targets: torch.Tensor, seeds: torch.Tensor | None = None, budget: Budget = INVERSION,
+def invert(model: nn.Module, targets: torch.Tensor, *, seeds: torch.Tensor | None = None, budget: Budget = INVERSION,
            labels: torch.Tensor | None = None, generator: torch.Generator | None = None) -> TaskResult:
     """Match the representation of each image in ``targets`` starting from ``seeds`` (default: noise).
 
@@ -35,7 +35,7 @@ def invert(model: nn.Module, targets: torch.Tensor, seeds: torch.Tensor | None =
     check_images(targets, "targets")
     n = targets.shape[0]
     if seeds is None:
-        seeds = noise_seeds(n, tuple(targets.shape[1:]), generator=generator)
+        seeds = noise_seeds(n, shape=tuple(targets.shape[1:]), generator=generator)
     if seeds.shape != targets.shape:
         raise ValueError(f"seeds must have the targets' shape {tuple(targets.shape)}, got {tuple(seeds.shape)}")
     if labels is not None:

@@ -32,7 +32,7 @@ def edge_map(images: torch.Tensor) -> torch.Tensor:
     return torch.where(flat_image, torch.zeros_like(mag), mag / peak.clamp_min(1e-4)).clamp(0, 1)
 
 
-def sketch_to_image(model: nn.Module, sketches: torch.Tensor, labels: torch.Tensor, budget: Budget = SKETCH,
+def sketch_to_image(model: nn.Module, sketches: torch.Tensor, labels: torch.Tensor, *, budget: Budget = SKETCH,
                     ground_truth: torch.Tensor | None = None, confidence: float | None = None) -> TaskResult:
     """Descend the cross-entropy toward ``labels`` from ``sketches`` within ``budget``.
 

@@ -29,7 +29,7 @@ def upsample(low_res: torch.Tensor, size: int, mode: str = "bilinear") -> torch.
     return F.interpolate(low_res, size=(size, size), mode=mode, **kw).clamp(0, 1)
 
 
-def super_resolve(model: nn.Module, low_res: torch.Tensor, labels: torch.Tensor, size: int | None = None,
+def super_resolve(model: nn.Module, low_res: torch.Tensor, labels: torch.Tensor, *, size: int | None = None,
                   budget: Budget = SUPER_RESOLUTION, ground_truth: torch.Tensor | None = None,
                   mode: str = "bilinear", confidence: float | None = None) -> TaskResult:
     """Upsample ``low_res`` to ``size`` (default: the model's input size), then descend CE toward ``labels``.

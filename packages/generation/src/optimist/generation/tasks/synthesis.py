@@ -12,7 +12,7 @@ from optimist.generation.result import TaskResult
 from optimist.generation.tasks.engine import run_task
 
 
-def generate(model: nn.Module, seeds: torch.Tensor, targets: torch.Tensor, budget: Budget = GENERATION,
+def generate(model: nn.Module, seeds: torch.Tensor, targets: torch.Tensor, *, budget: Budget = GENERATION,
              confidence: float | None = None) -> TaskResult:
     """Push each seed toward its target class by minimising the model's cross-entropy within ``budget``.
 

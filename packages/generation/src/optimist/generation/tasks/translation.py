@@ -13,7 +13,7 @@ from optimist.generation.tasks.engine import run_task
 
 
 def translate(model: nn.Module, images: torch.Tensor, target_classes: torch.Tensor,
-              budget: Budget = TRANSLATION, source_classes: torch.Tensor | None = None,
+              *, budget: Budget = TRANSLATION, source_classes: torch.Tensor | None = None,
               confidence: float | None = None) -> TaskResult:
     """Descend CE toward ``target_classes`` from ``images`` (e.g. shirts toward "coat") within ``budget``.
 

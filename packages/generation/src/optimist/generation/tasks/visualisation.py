@@ -17,7 +17,7 @@ from optimist.generation.result import TaskResult
 from optimist.generation.tasks.engine import run_task
 
 
-def top_units(model: nn.Module, images: torch.Tensor, k: int = 4) -> torch.Tensor:
+def top_units(model: nn.Module, images: torch.Tensor, *, k: int = 4) -> torch.Tensor:
     """The ``k`` representation units with the highest mean activation on ``images`` (live, informative units)."""
     check_images(images, "images")
     with evaluating(model), torch.no_grad():
@@ -28,7 +28,7 @@ def top_units(model: nn.Module, images: torch.Tensor, k: int = 4) -> torch.Tenso
 
 
 def visualise(model: nn.Module, seeds: torch.Tensor, units: torch.Tensor | int,
-              budget: Budget = VISUALISATION) -> TaskResult:
+              *, budget: Budget = VISUALISATION) -> TaskResult:
     """Maximise representation unit ``units[i]`` from ``seeds[i]`` (an int applies one unit to all seeds).
 
     The objective values returned are ``-R(x)_i`` (lower = more activated).

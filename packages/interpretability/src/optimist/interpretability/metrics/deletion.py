@@ -109,7 +109,7 @@ def curve_auc(curve: torch.Tensor) -> torch.Tensor:
 
 
 def deletion_auc(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, target: torch.Tensor,
-                 steps: int = 24, baseline="black", order: str = "abs", batch_size: int = 256,
+                 *, steps: int = 24, baseline="black", order: str = "abs", batch_size: int = 256,
                  seed: int = 0) -> torch.Tensor:
     """Per-example deletion AUC (Petsiuk et al. 2018): area under the class probability as the most
     salient pixels are set to ``baseline``. Lower is better."""
@@ -118,7 +118,7 @@ def deletion_auc(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, 
 
 
 def insertion_auc(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, target: torch.Tensor,
-                  steps: int = 24, baseline="blur", order: str = "abs", batch_size: int = 256,
+                  *, steps: int = 24, baseline="blur", order: str = "abs", batch_size: int = 256,
                   seed: int = 0) -> torch.Tensor:
     """Per-example insertion AUC (Petsiuk et al. 2018): area under the class probability as the most
     salient pixels are restored into ``baseline`` (a blurred copy by default). Higher is better."""

@@ -58,7 +58,7 @@ def output_change(model: nn.Module, x: torch.Tensor, target: torch.Tensor, sigma
 
 @torch.no_grad()
 def relative_infidelity(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, target: torch.Tensor,
-                        sigma: float = 0.1, n_perturb_samples: int = 16, seed: int = 0,
+                        *, sigma: float = 0.1, n_perturb_samples: int = 16, seed: int = 0,
                         max_examples_per_batch: int = 1024, change: torch.Tensor | None = None) -> torch.Tensor:
     """Per-example infidelity (captum, ``normalize=True``) divided by the mean squared logit change.
 
@@ -79,7 +79,7 @@ def relative_infidelity(model: nn.Module, x: torch.Tensor, attributions: torch.T
 
 
 def max_sensitivity(explain: Callable[..., torch.Tensor], x: torch.Tensor, target: torch.Tensor,
-                    radius: float = 0.02, n_perturb_samples: int = 8,
+                    *, radius: float = 0.02, n_perturb_samples: int = 8,
                     max_examples_per_batch: int | None = None) -> torch.Tensor:
     """Per-example captum ``sensitivity_max`` of ``explain(inputs, target=...)`` within an L∞ ball of
     ``radius`` (captum's uniform perturbation), relative to the unperturbed map's Frobenius norm."""
