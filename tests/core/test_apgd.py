@@ -137,7 +137,7 @@ def test_apgd_step_halving_converges_where_a_fixed_step_oscillates():
                schedule="apgd")
     assert (fixed - peak).abs().max() > 0.02
     assert (apgd - peak).abs().max() < 0.005
-    with pytest.raises(ValueError, match="unknown schedule"):
+    with pytest.raises(ValueError, match="schedule.*must be one of fixed, apgd"):
         pgd(model, x0, peak, t, objective=neg_dist, schedule="cosine")
 
 

@@ -25,7 +25,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, frozen, pgd
-from optimist.core.checks import check_images, check_labels
+from optimist.core.checks import check_labels, check_model_input
 
 TARGETS = ("loss", "margin")
 HVP_METHODS = ("reverse", "forward")
@@ -116,7 +116,7 @@ def input_hessian_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor 
     Stops early once every example's eigenvalue changes by less than ``tol`` (relative) between iterations.
     For the cross-entropy of a ReLU network the Hessian is positive semi-definite, so this is ``lambda_max``.
     """
-    check_images(x)
+    check_model_input(model, x)
     if iters < 1:
         raise ValueError(f"iters must be >= 1, got {iters}")
     gen = torch.Generator().manual_seed(seed)
@@ -151,7 +151,7 @@ def local_linearity_gap(model: nn.Module, x: torch.Tensor, y: torch.Tensor | Non
     Zero for a linear ``f``; large where the first-order model of ``f`` breaks down inside the ball. ``f`` is
     the loss or the logit margin (see :func:`scalar_function`); ``x + delta`` stays in [0, 1].
     """
-    check_images(x)
+    check_model_input(model, x)
     threat = as_threat(threat)
     with frozen(model):
         fn = scalar_function(model, x, y, of)

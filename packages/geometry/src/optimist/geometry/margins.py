@@ -18,7 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, deepfool
-from optimist.core.checks import check_images
+from optimist.core.checks import check_model_input
 
 NORM_P = {"l2": 2.0, "linf": math.inf}
 
@@ -62,7 +62,7 @@ def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: "str | Threat" = "
     The margin includes DeepFool's overshoot (``(1 + overshoot)`` times the linearised distance), as in the
     paper's rho; pass ``overshoot=0`` for the bare linearised distance.
     """
-    check_images(x)
+    check_model_input(model, x)
     norm = norm if isinstance(norm, str) and ":" not in norm else as_threat(norm).norm
     if norm not in NORM_P:
         raise ValueError(f"unknown norm {norm!r}; use 'l2' or 'linf' (or a Threat such as 'l2:inf')")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from optimist.core.checks import check_images
+from optimist.core.checks import check_model_input
 from optimist.geometry.dct import block_frequency, block_starts, dct_block_basis
 from optimist.geometry.margins import deepfool_margins, summarize
 
@@ -54,7 +54,7 @@ def subspace_margins(model: nn.Module, x: torch.Tensor, *, block: int = 8, strid
     ``stride`` is the step between block starts (1 in the paper; larger is proportionally cheaper, and the
     highest block is always included). Square images only.
     """
-    check_images(x)
+    check_model_input(model, x)
     _, channels, h, w = x.shape
     if h != w:
         raise ValueError(f"frequency blocks need square images, got {h}x{w}")

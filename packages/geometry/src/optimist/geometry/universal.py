@@ -20,7 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, deepfool
-from optimist.core.checks import check_images
+from optimist.core.checks import check_images, check_model_input
 from optimist.core.runtime import predict
 from optimist.core.settings import Settings, setting
 
@@ -95,6 +95,7 @@ def universal_perturbation(
         batch_size: images whose DeepFool steps are summed into one update (1: the paper's algorithm).
         deepfool_norm: norm of the DeepFool steps; defaults to the threat's norm.
     """
+    check_model_input(model, x)
     s = UniversalSettings.merged(settings, options)
     target_fooling_rate = s.target_fooling_rate
     max_passes = s.max_passes

@@ -16,6 +16,7 @@ from captum.attr import GuidedBackprop, InputXGradient, IntegratedGradients, Noi
 from torch import nn
 
 from optimist.core.attacks import frozen
+from optimist.core.checks import check_model_input
 from optimist.core.runtime import predict
 
 #: Method name -> what it computes (all through captum).
@@ -117,6 +118,7 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | No
     ``stdevs`` for smoothgrad). Images are processed in chunks of ``batch_size``; the model's parameters
     are frozen meanwhile, so no parameter gradients accumulate.
     """
+    check_model_input(model, x)
     check_method(method)
     _check_inputs(model, x)
     targets = resolve_target(model, x, target)

@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from optimist.core.checks import check_images
+
 CHUNK = 256
 
 MNIST_C = ("shot_noise", "impulse_noise", "glass_blur", "motion_blur", "shear", "scale", "rotate", "brightness",
@@ -85,6 +87,7 @@ def _rng(seed: int, name: str, chunk: int) -> np.random.Generator:
 
 def corrupt(images: torch.Tensor, name: str, severity: int, *, seed: int = 0) -> torch.Tensor:
     """``images`` (N, C, H, W) in [0, 1] with corruption ``name`` at ``severity`` (0 = unchanged, 1..5)."""
+    check_images(images, "images")
     check_corruption(name)
     severity = check_severity(severity)
     if not isinstance(images, torch.Tensor) or images.ndim != 4:

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from optimist.core.checks import check_labels, check_model_input
 from optimist.core.runtime import evaluating, model_device
 from optimist.shifts.corruptions import corrupt, corruption_names
 
@@ -108,6 +109,8 @@ def fourier_heatmap(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     Returns ``{"error": (h, w) array on the centred grid (zero frequency at [h // 2, w // 2]),
     "correct": {(u, v): bool array over images}, "clean_error": float, "u": rows, "v": columns}``.
     """
+    check_model_input(model, images, "images")
+    check_labels(labels, images.shape[0], getattr(model, "num_classes", None), "labels")
     if eps <= 0:
         raise ValueError(f"eps must be positive, got {eps}")
     if stride < 1:

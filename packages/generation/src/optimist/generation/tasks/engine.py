@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from optimist.core.attacks import Objective, pgd
-from optimist.core.checks import check_images
+from optimist.core.checks import check_model_input
 from optimist.core.runtime import evaluating, model_device
 from optimist.generation.budgets import Budget
 from optimist.generation.result import TaskResult
@@ -33,7 +33,7 @@ def run_task(model: nn.Module, task: str, seeds: torch.Tensor, y, objective: Obj
     ``y`` is whatever ``objective`` reads (labels, target features, a :class:`~optimist.generation.objectives.Packed`);
     it is sliced with the seeds into batches of 256.
     """
-    check_images(seeds, "seeds")
+    check_model_input(model, seeds, "seeds")
     budget = check_budget(budget)
     device = model_device(model)
     images, losses, starts = [], [], []

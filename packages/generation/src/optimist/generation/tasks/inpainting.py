@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from optimist.core.checks import check_images, check_labels
+from optimist.core.checks import check_labels, check_model_input
 from optimist.generation.budgets import INPAINTING, Budget
 from optimist.generation.objectives import Packed, inpainting_loss
 from optimist.generation.result import TaskResult
@@ -75,7 +75,7 @@ def inpaint(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mask: 
         change of the known pixels. With the default budget (L2 3) the demo measures 0.012 (standard) to 0.065
         (L2 3) on average; the tests hold a shorter budget to 0.05 on average and 0.1 for any image.
     """
-    check_images(images, "images")
+    check_model_input(model, images, "images")
     labels = check_labels(labels, images.shape[0], getattr(model, "num_classes", None))
     if mask.ndim != 4 or mask.shape[0] != images.shape[0] or mask.shape[-2:] != images.shape[-2:] \
             or mask.shape[1] not in (1, images.shape[1]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from optimist.core.checks import check_images, check_labels
+from optimist.core.checks import check_labels, check_model_input
 from optimist.core.runtime import evaluating, model_device
 from optimist.generation.budgets import INVERSION, Budget
 from optimist.generation.objectives import feature_distance, representation
@@ -32,7 +32,7 @@ def invert(model: nn.Module, targets: torch.Tensor, *, seeds: torch.Tensor | Non
     ``labels`` (the target images' classes, if known) become the result's ``targets`` so an evaluator can
     check the inversions; the target images are its ``reference``.
     """
-    check_images(targets, "targets")
+    check_model_input(model, targets, "targets")
     n = targets.shape[0]
     if seeds is None:
         seeds = noise_seeds(n, shape=tuple(targets.shape[1:]), generator=generator)

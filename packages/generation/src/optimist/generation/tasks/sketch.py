@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optimist.core.checks import check_images, check_labels
+from optimist.core.checks import check_images, check_labels, check_model_input
 from optimist.generation.budgets import SKETCH, Budget
 from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult
@@ -38,7 +38,7 @@ def sketch_to_image(model: nn.Module, sketches: torch.Tensor, labels: torch.Tens
 
     ``ground_truth`` (the images the sketches were drawn from, if known) becomes the result's reference.
     """
-    check_images(sketches, "sketches")
+    check_model_input(model, sketches, "sketches")
     labels = check_labels(labels, sketches.shape[0], getattr(model, "num_classes", None))
     if ground_truth is not None and ground_truth.shape != sketches.shape:
         raise ValueError(f"ground_truth must have the sketches' shape {tuple(sketches.shape)}, "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from optimist.core.checks import check_labels
+from optimist.core.checks import check_labels, check_model_input
 from optimist.generation.budgets import GENERATION, Budget
 from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult
@@ -20,6 +20,7 @@ def generate(model: nn.Module, seeds: torch.Tensor, targets: torch.Tensor, *, bu
     pass the same seeds to every model to compare them. With ``confidence``, an image stops changing once
     the model gives its target that probability (see :func:`~optimist.generation.objectives.targeted_loss`).
     """
+    check_model_input(model, seeds, "seeds")
     targets = check_labels(targets, seeds.shape[0], getattr(model, "num_classes", None), "targets")
     return run_task(model, "class-generation", seeds, targets, targeted_loss(confidence), budget, targets=targets,
                     settings={"confidence": confidence})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from optimist.core.checks import check_images, check_labels
+from optimist.core.checks import check_labels, check_model_input
 from optimist.generation.budgets import TRANSLATION, Budget
 from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult
@@ -20,7 +20,7 @@ def translate(model: nn.Module, images: torch.Tensor, target_classes: torch.Tens
     ``source_classes`` (the images' own labels) are only recorded, in ``extras["source"]``; ``confidence``
     floors the cross-entropy as in :func:`~optimist.generation.objectives.targeted_loss`.
     """
-    check_images(images, "images")
+    check_model_input(model, images, "images")
     n = images.shape[0]
     targets = check_labels(target_classes, n, getattr(model, "num_classes", None), "target_classes")
     result = run_task(model, "translation", images, targets, targeted_loss(confidence), budget, targets=targets,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from optimist.core.checks import check_images
+from optimist.core.checks import check_model_input
 from optimist.core.runtime import evaluating, model_device
 from optimist.generation.budgets import VISUALISATION, Budget
 from optimist.generation.objectives import negative_unit, representation
@@ -19,7 +19,7 @@ from optimist.generation.tasks.engine import run_task
 
 def top_units(model: nn.Module, images: torch.Tensor, *, k: int = 4) -> torch.Tensor:
     """The ``k`` representation units with the highest mean activation on ``images`` (live, informative units)."""
-    check_images(images, "images")
+    check_model_input(model, images, "images")
     with evaluating(model), torch.no_grad():
         r = representation(model, images.to(model_device(model))).cpu()
     if not 1 <= k <= r.shape[1]:
@@ -33,7 +33,7 @@ def visualise(model: nn.Module, seeds: torch.Tensor, units: torch.Tensor | int,
 
     The objective values returned are ``-R(x)_i`` (lower = more activated).
     """
-    check_images(seeds, "seeds")
+    check_model_input(model, seeds, "seeds")
     n = seeds.shape[0]
     units = torch.full((n,), int(units), dtype=torch.long) if isinstance(units, int) else torch.as_tensor(units)
     dim = getattr(model, "feature_dim", None)

@@ -17,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from optimist.core.checks import check_model_input
+from optimist.interpretability.metrics._checks import check_maps
+
 ORDERS = ("abs", "signed")
 BASELINES = ("black", "blur", "mean")
 
@@ -75,6 +78,8 @@ def perturbation_curve(model: nn.Module, x: torch.Tensor, attributions: torch.Te
     baseline gets the pixels back). ``baseline`` defaults to "black" for deletion and "blur" for
     insertion, following RISE.
     """
+    check_model_input(model, x)
+    check_maps(attributions, x)
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"unknown mode {mode!r}; choose 'deletion' or 'insertion'")
     if x.shape != attributions.shape:

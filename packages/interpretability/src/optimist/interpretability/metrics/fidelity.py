@@ -22,6 +22,8 @@ from captum.metrics import infidelity, sensitivity_max
 from torch import nn
 
 from optimist.core.attacks import frozen
+from optimist.core.checks import check_images, check_model_input
+from optimist.interpretability.metrics._checks import check_maps
 
 
 def _batch(x: torch.Tensor, n_perturb_samples: int, requested: int | None) -> int:
@@ -66,6 +68,8 @@ def relative_infidelity(model: nn.Module, x: torch.Tensor, attributions: torch.T
     ``change`` may pass a precomputed :func:`output_change` with the same settings (it depends on the
     model and images, not on the map).
     """
+    check_model_input(model, x)
+    check_maps(attributions, x)
     if x.shape != attributions.shape:
         raise ValueError(f"images {tuple(x.shape)} and attributions {tuple(attributions.shape)} differ in shape")
     max_examples_per_batch = _batch(x, n_perturb_samples, max_examples_per_batch)
@@ -83,6 +87,7 @@ def max_sensitivity(explain: Callable[..., torch.Tensor], x: torch.Tensor, targe
                     max_examples_per_batch: int | None = None) -> torch.Tensor:
     """Per-example captum ``sensitivity_max`` of ``explain(inputs, target=...)`` within an L∞ ball of
     ``radius`` (captum's uniform perturbation), relative to the unperturbed map's Frobenius norm."""
+    check_images(x)
     return sensitivity_max(explain, x, perturb_radius=radius, n_perturb_samples=n_perturb_samples,
                            max_examples_per_batch=_batch(x, n_perturb_samples, max_examples_per_batch),
                            target=target)
