@@ -90,7 +90,7 @@ def _train(args) -> int:
 
 
 def _load_for_eval(spec: str):
-    """(model, zoo name or None) for any model spec (see ``optimist.core.models.resolve``)."""
+    """(model, zoo name or None) for any model spec (see ``optimist.core.specs.resolve_model``)."""
     from optimist.core import zoo  # lazy: load only what runs
     from optimist.core.specs import resolve_model as resolve  # lazy: load only what runs
 

@@ -55,7 +55,7 @@ def _check_inputs(model: nn.Module, x: torch.Tensor) -> None:
 
 @torch.no_grad()
 def predicted_class(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-    """The model's argmax class for each image (core's :func:`optimist.core.kit.predict`, eval mode)."""
+    """The model's argmax class for each image (core's :func:`optimist.core.runtime.predict`, eval mode)."""
     return predict(model, x, batch_size=batch_size)
 
 
@@ -119,6 +119,11 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | No
     are frozen meanwhile, so no parameter gradients accumulate.
     """
     check_model_input(model, x)
+    return _attribute(model, x, target, method, batch_size, options)
+
+
+def _attribute(model: nn.Module, x: torch.Tensor, target, method: str, batch_size: int, options: dict) -> torch.Tensor:
+    """:func:`attribute` without the [0, 1] check: captum's metrics call it on perturbed images just outside."""
     check_method(method)
     _check_inputs(model, x)
     targets = resolve_target(model, x, target)
@@ -158,6 +163,6 @@ def explanation_function(model: nn.Module, method: str, **options) -> Callable[.
             return (explain(inputs[0], target),)
         if method == RANDOM:
             return torch.randn_like(inputs)
-        return attribute(model, inputs, target=target, method=method, **options)
+        return _attribute(model, inputs, target, method, options.pop("batch_size", 256), options)
 
     return explain

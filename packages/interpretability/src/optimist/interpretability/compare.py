@@ -221,7 +221,7 @@ def score_maps(
             bar.set_postfix_str(f"{name} / {method}")
             options = method_options.get(method, {})
             a = (random_attribution(x, seed) if method == RANDOM
-                 else attribute(model, x, t, method, batch_size=batch_size, **options))
+                 else attribute(model, x, t, method=method, batch_size=batch_size, **options))
             maps[(name, method)] = a[fig_idx]
             scores: dict[str, torch.Tensor] = {}
             if "alignment" in metrics:
@@ -229,17 +229,19 @@ def score_maps(
             if "cosine" in metrics:
                 scores["cosine"] = cosine_alignment(x, a)
             if "deletion" in metrics:
-                scores["deletion"] = deletion_auc(model, x, a, t, steps, deletion_baseline, order, batch_size * 4, seed)
+                scores["deletion"] = deletion_auc(model, x, a, t, steps=steps, baseline=deletion_baseline,
+                                                  order=order, batch_size=batch_size * 4, seed=seed)
             if "insertion" in metrics:
-                scores["insertion"] = insertion_auc(model, x, a, t, steps, insertion_baseline, order, batch_size * 4,
-                                                    seed)
+                scores["insertion"] = insertion_auc(model, x, a, t, steps=steps, baseline=insertion_baseline,
+                                                    order=order, batch_size=batch_size * 4, seed=seed)
             if "infidelity" in metrics:
-                scores["infidelity"] = relative_infidelity(model, x, a, t, infidelity_sigma, infidelity_samples, seed,
+                scores["infidelity"] = relative_infidelity(model, x, a, t, sigma=infidelity_sigma,
+                                                           n_perturb_samples=infidelity_samples, seed=seed,
                                                            change=change)
             if "sensitivity" in metrics and k_sens > 0:
                 explain = explanation_function(model, method, **options)
-                scores["sensitivity"] = max_sensitivity(explain, x[:k_sens], t[:k_sens], sensitivity_radius,
-                                                        sensitivity_samples)
+                scores["sensitivity"] = max_sensitivity(explain, x[:k_sens], t[:k_sens], radius=sensitivity_radius,
+                                                        n_perturb_samples=sensitivity_samples)
             if "gini" in metrics:
                 scores["gini"] = gini(a)
             for metric, v in scores.items():

@@ -171,4 +171,4 @@ def require_classifier(model: nn.Module, what: str = "this function") -> nn.Modu
         f"{what} needs penultimate features, and {type(model).__name__} is not an Optimist classifier. Wrap it: "
         "optimist.core.models.wrap(model, num_classes=..., in_channels=..., image_size=..., mean=..., std=...) "
         "(the head is found automatically, or name it with feature_layer='fc'), or load it with "
-        "optimist.core.models.resolve('torchvision:NAME' / 'robustbench:FILE:ARCH' / ...).")
+        "optimist.core.specs.resolve_model('torchvision:NAME' / 'robustbench:FILE:ARCH' / ...).")
