@@ -94,10 +94,7 @@ def gradient_masking_report(
     accuracy exceeds AutoAttack's by more than ``disagreement`` (a fraction, default 1 point).
     """
     s = MaskingSettings.merged(settings, options)
-    steps = s.steps
-    noise_samples = s.noise_samples
-    tolerance = s.tolerance
-    disagreement = s.disagreement
+    steps, noise_samples, tolerance, disagreement = s.steps, s.noise_samples, s.tolerance, s.disagreement
     threat = as_threat(threat)
     xs, ys = [], []
     for x, y in make_loader(data, 256):

@@ -14,7 +14,8 @@ wrapped by core, an Optimist checkpoint given by its path) and on a zoo spec tha
                             verdicts; ``save`` writes files that reload
 ``models-unchanged``        every model's mode, device, dtype and ``requires_grad`` flags as they came
 ``global-rng-untouched``    the global RNG of torch, numpy and ``random`` as it was
-``trained-spec-rng``        the same, with a zoo spec that is trained on first use (an empty cache)
+``trained-spec-rng``        the same, with a zoo spec trained on first use (an empty cache), and quietly
+                            when ``progress=False``
 ``same-seed-same-table``    the same seed gives an identical table
 ==========================  ============================================================================
 
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import os
 import random
@@ -258,8 +260,12 @@ def _check_trained_spec(app: Application, data) -> None:
     rule = "trained-spec-rng"
     with _empty_home(), zoo.registered(_tiny_recipe()):
         models = {"zoo": f"zoo:{TINY_RECIPE}", **dict(list(reference_models("sequential").items())[:1])}
-        rng = _rng_state()
-        _run(app, models, data)
+        rng, out = _rng_state(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            _run(app, models, data)
+        if "[optimist zoo] training" in out.getvalue() or "epoch 1/" in out.getvalue():
+            _fail(rule, f"{app.name}.compare(progress=False) printed the zoo training's progress; pass progress "
+                        "to prepare()")
         if not _same_rng(rng, _rng_state()):
             _fail(rule, f"{app.name}.compare moved the global RNG while a zoo model was trained on first use; "
                         "resolve models through prepare()")

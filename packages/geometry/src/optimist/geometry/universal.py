@@ -97,14 +97,8 @@ def universal_perturbation(
     """
     check_model_input(model, x)
     s = UniversalSettings.merged(settings, options)
-    target_fooling_rate = s.target_fooling_rate
-    max_passes = s.max_passes
-    batch_size = s.batch_size
-    deepfool_norm = s.deepfool_norm
-    overshoot = s.overshoot
-    max_iter = s.max_iter
-    num_candidates = s.num_candidates
-    check_images(x)
+    target_fooling_rate, max_passes, batch_size = s.target_fooling_rate, s.max_passes, s.batch_size
+    deepfool_norm, overshoot, max_iter, num_candidates = s.deepfool_norm, s.overshoot, s.max_iter, s.num_candidates
     threat = as_threat(threat)
     if threat.unbounded:
         raise ValueError("a universal perturbation needs a finite budget, e.g. 'linf:0.1' or 'l2:3'")

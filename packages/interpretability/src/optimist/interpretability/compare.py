@@ -163,21 +163,10 @@ def score_maps(
     Images go to ``device`` (default: where the first model's parameters are).
     """
     s = ScoreSettings.merged(settings, options)
-    methods = s.methods
-    metrics = s.metrics
-    n = s.n
-    target = s.target
-    random_baseline = s.random_baseline
-    steps = s.steps
-    deletion_baseline = s.deletion_baseline
-    insertion_baseline = s.insertion_baseline
-    order = s.order
-    infidelity_sigma = s.infidelity_sigma
-    infidelity_samples = s.infidelity_samples
-    sensitivity_n = s.sensitivity_n
-    sensitivity_samples = s.sensitivity_samples
-    sensitivity_radius = s.sensitivity_radius
-    n_figure = s.n_figure
+    methods, metrics, n, target, random_baseline = s.methods, s.metrics, s.n, s.target, s.random_baseline
+    steps, deletion_baseline, insertion_baseline, order = s.steps, s.deletion_baseline, s.insertion_baseline, s.order
+    infidelity_sigma, infidelity_samples, sensitivity_n = s.infidelity_sigma, s.infidelity_samples, s.sensitivity_n
+    sensitivity_samples, sensitivity_radius, n_figure = s.sensitivity_samples, s.sensitivity_radius, s.n_figure
     batch_size = s.batch_size
     if not models:
         raise ValueError("models is empty; pass e.g. {'standard': model_a, 'robust': model_b}")

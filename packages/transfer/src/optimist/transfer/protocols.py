@@ -130,12 +130,7 @@ def run_transfer(
     first threat the card lists; for Fashion-MNIST zoo models that is L∞ 0.1).
     """
     s = TransferRunSettings.merged(settings, options)
-    protocols = s.protocols
-    shots = s.shots
-    seeds = s.seeds
-    Cs = s.Cs
-    folds = s.folds
-    source_threat = s.source_threat
+    protocols, shots, seeds, Cs, folds, source_threat = s.protocols, s.shots, s.seeds, s.Cs, s.folds, s.source_threat
     if not sources or not targets:
         raise ValueError("give at least one source and one target")
     protocols = _check_protocols(protocols)
