@@ -11,6 +11,7 @@ import os
 from typing import Sequence
 
 from optimist.core import zoo
+from optimist.core.errors import InputError
 from optimist.core.evaluate import AUTOATTACK_VERSIONS, robust_accuracy
 
 GAP_WARNING_POINTS = 1.0
@@ -35,14 +36,14 @@ def audit(
     Returns one row per model: clean, AutoAttack and default robust accuracy, gap (points) and seconds.
     """
     if version not in AUTOATTACK_VERSIONS or version == "custom":
-        raise ValueError(f"the audit runs a full AutoAttack version: standard, plus or rand, got {version!r}")
+        raise InputError(f"the audit runs a full AutoAttack version: standard, plus or rand, got {version!r}")
     names = list(names) if names else robust_recipes(root)
     for name in names:
         r = zoo.recipe(name)  # unknown names: a ValueError listing the known ones
         if not r.config.threat:
-            raise ValueError(f"{name} is a standard (non-robust) model; the audit is for robust zoo models")
+            raise InputError(f"{name} is a standard (non-robust) model; the audit is for robust zoo models")
         if not zoo.is_cached(name, root):
-            raise ValueError(f"{name} is not cached; train it first with `optimist zoo get {name}` "
+            raise InputError(f"{name} is not cached; train it first with `optimist zoo get {name}` "
                              "(the audit never trains)")
     rows = []
     for name in names:

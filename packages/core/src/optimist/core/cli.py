@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from optimist.core.errors import CountError
+from optimist.core.errors import CountError, InputError
 from optimist.core.threads import configure_threads
 
 DESCRIPTION = """\
@@ -119,19 +119,19 @@ def _eval(args) -> int:
     _at_least(args, n=args.n, steps=args.steps, restarts=args.restarts, batch_size=args.batch_size)
     model, zoo_name = _load_for_eval(args.model)
     if args.record and not zoo_name:
-        raise ValueError(f"--record stores the result in a zoo model's card, and {args.model!r} is not a zoo model; "
+        raise InputError(f"--record stores the result in a zoo model's card, and {args.model!r} is not a zoo model; "
                          "drop --record (the result is printed)")
     card = getattr(model, "card", {}) or {}
     if args.data:
         from optimist.core.specs import resolve_data  # lazy: load only what runs
 
         if args.dataset or args.data_root:
-            raise ValueError("pass either --data SPEC or --dataset/--data-root, not both")
+            raise InputError("pass either --data SPEC or --dataset/--data-root, not both")
         data = resolve_data(args.data, split="test")
     else:
         dataset = args.dataset or card.get("dataset", {}).get("name")
         if not dataset:
-            raise ValueError(f"the model {args.model!r} names no dataset; pass --data SPEC (e.g. --data "
+            raise InputError(f"the model {args.model!r} names no dataset; pass --data SPEC (e.g. --data "
                              "tensors:FILE or --data cifar10:ROOT)")
         data = load_dataset(dataset, "test", root=args.data_root)
         subset_classes = card.get("dataset", {}).get("class_subset")

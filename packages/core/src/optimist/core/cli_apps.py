@@ -13,6 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from optimist.core.application import GROUP, Application, settings_help
+from optimist.core.errors import InputError
 from optimist.core.runtime import resolve_device
 
 
@@ -33,7 +34,7 @@ def parse_settings(items: list[str] | None) -> dict:
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+            raise InputError(f"--set takes KEY=VALUE, got {item!r}")
         key, value = item.split("=", 1)
         try:
             out[key.strip()] = json.loads(value)
@@ -48,10 +49,10 @@ def parse_models(items: list[str]) -> dict[str, str]:
     for item in items:
         label, sep, spec = item.partition("=")
         if not sep or not label or not spec:
-            raise ValueError(f"--model takes LABEL=SPEC (e.g. --model robust=zoo:fashion-mnist/small-cnn/linf-0.1), "
+            raise InputError(f"--model takes LABEL=SPEC (e.g. --model robust=zoo:fashion-mnist/small-cnn/linf-0.1), "
                              f"got {item!r}")
         if label in out:
-            raise ValueError(f"--model label {label!r} is given twice; each model needs its own label")
+            raise InputError(f"--model label {label!r} is given twice; each model needs its own label")
         out[label] = spec
     return out
 
@@ -62,7 +63,7 @@ def _run(args) -> int:
     settings = parse_settings(args.set)
     if args.n is not None:
         if "n" in settings:
-            raise ValueError("give the number of images once: --n or --set n=..., not both")
+            raise InputError("give the number of images once: --n or --set n=..., not both")
         settings["n"] = args.n
     app.settings.from_mapping(settings)  # unknown keys and bad values fail before any model loads
     device = resolve_device(args.device)

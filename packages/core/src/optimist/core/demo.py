@@ -21,6 +21,7 @@ import pandas as pd
 
 from optimist.core import zoo
 from optimist.core.data import load_dataset
+from optimist.core.errors import InputError
 from optimist.core.models import MODELS, build_model
 from optimist.core.report import Report, Section, provenance
 
@@ -66,7 +67,7 @@ def run_demos(names: list[str] | None, options: DemoOptions, title: str = "Optim
                 names.append(n)
     unknown = [n for n in names if n not in demos]
     if unknown:
-        raise ValueError(f"unknown demo(s) {unknown}; installed demos: {', '.join(demos)}. "
+        raise InputError(f"unknown demo(s) {unknown}; installed demos: {', '.join(demos)}. "
                          "Install an application package (pip install -e packages/NAME) to add its demo.")
     banner = ("Smoke run (--quick): tiny settings and stand-in models - these numbers are not results."
               if options.quick else None)

@@ -29,6 +29,7 @@ from optimist.core.attacks.pgd import SCHEDULES
 from optimist.core.attacks.square import square
 from optimist.core.checks import check_images, check_labels
 from optimist.core.data.loaders import make_loader
+from optimist.core.errors import InputError
 from optimist.core.runtime import evaluating, model_device
 from optimist.core.settings import Settings, setting
 
@@ -101,18 +102,18 @@ class _Stages:
 def check_autoattack_options(version: str, attacks: Sequence[str] | None) -> None:
     """Clear errors for an AutoAttack version or attack list the official code would reject."""
     if version not in AUTOATTACK_VERSIONS:
-        raise ValueError(f"unknown AutoAttack version {version!r}; choose one of {', '.join(AUTOATTACK_VERSIONS)}")
+        raise InputError(f"unknown AutoAttack version {version!r}; choose one of {', '.join(AUTOATTACK_VERSIONS)}")
     if attacks is not None:
         bad = [a for a in attacks if a not in AUTOATTACK_ATTACKS]
         if bad:
-            raise ValueError(f"unknown AutoAttack attack(s) {bad}; choose from {', '.join(AUTOATTACK_ATTACKS)}")
+            raise InputError(f"unknown AutoAttack attack(s) {bad}; choose from {', '.join(AUTOATTACK_ATTACKS)}")
         if version != "custom":
-            raise ValueError(f"autoattack_attacks picks a custom subset: pass autoattack_version='custom' "
+            raise InputError(f"autoattack_attacks picks a custom subset: pass autoattack_version='custom' "
                              f"(the {version!r} version fixes its own attacks)")
         if not attacks:
-            raise ValueError("autoattack_attacks is empty; name at least one, e.g. ['apgd-ce', 'square']")
+            raise InputError("autoattack_attacks is empty; name at least one, e.g. ['apgd-ce', 'square']")
     elif version == "custom":
-        raise ValueError("autoattack_version='custom' needs autoattack_attacks, e.g. ['apgd-ce', 'apgd-t']")
+        raise InputError("autoattack_version='custom' needs autoattack_attacks, e.g. ['apgd-ce', 'apgd-t']")
 
 
 def _autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat, seed: int, version: str,
@@ -166,21 +167,21 @@ class Cascade:
         for name in self.losses:
             label_loss(name)
             if name in PAIR_LOSSES:
-                raise ValueError(f"{name!r} is a targeted loss: use it as target_loss with targets >= 1")
+                raise InputError(f"{name!r} is a targeted loss: use it as target_loss with targets >= 1")
         if self.target_loss not in PAIR_LOSSES:
-            raise ValueError(f"target_loss must be one of {', '.join(PAIR_LOSSES)}, got {self.target_loss!r}")
+            raise InputError(f"target_loss must be one of {', '.join(PAIR_LOSSES)}, got {self.target_loss!r}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+            raise InputError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if not 0 <= self.square_probe < 1:
-            raise ValueError(f"square_probe is the fraction of square_queries spent before deciding whether to go "
+            raise InputError(f"square_probe is the fraction of square_queries spent before deciding whether to go "
                              f"on, in [0, 1) (0: no probe), got {self.square_probe}")
         if not 0 < self.focus <= 1:
-            raise ValueError(f"focus is the fraction of survivors the targeted stages attack, in (0, 1]; "
+            raise InputError(f"focus is the fraction of survivors the targeted stages attack, in (0, 1]; "
                              f"got {self.focus}")
         if self.targets < 0 or self.square_queries < 0:
-            raise ValueError(f"targets and square_queries must be >= 0, got {self.targets}, {self.square_queries}")
+            raise InputError(f"targets and square_queries must be >= 0, got {self.targets}, {self.square_queries}")
         if not self.losses and self.targets == 0 and self.square_queries == 0:
-            raise ValueError(f"the cascade needs at least one stage: losses={self.losses}, targets={self.targets}, "
+            raise InputError(f"the cascade needs at least one stage: losses={self.losses}, targets={self.targets}, "
                              f"square_queries={self.square_queries} (pass losses=('ce',), targets >= 1 or "
                              "square_queries >= 1)")
 
@@ -334,7 +335,7 @@ def robust_accuracy(
     autoattack_version, autoattack_attacks = s.autoattack_version, s.autoattack_attacks
     threat = as_threat(threat)
     if attack not in ATTACKS:
-        raise ValueError(f"unknown attack {attack!r}; choose one of {', '.join(ATTACKS)}")
+        raise InputError(f"unknown attack {attack!r}; choose one of {', '.join(ATTACKS)}")
     cascade = Cascade(steps, restarts, step_size, tuple(losses), targets, target_loss, schedule, square_queries,
                       focus=focus, square_probe=square_probe)
     if attack == "pgd":
@@ -342,7 +343,7 @@ def robust_accuracy(
     if attack == "autoattack":
         check_autoattack_options(autoattack_version, autoattack_attacks)
     if n is not None and n < 1:
-        raise ValueError(f"n must be a positive number of examples (or None for all), got {n}")
+        raise InputError(f"n must be a positive number of examples (or None for all), got {n}")
     if device is None:
         device = model_device(model)
     rank, world = _world() if shard else (0, 1)
@@ -387,7 +388,7 @@ def robust_accuracy(
                 local.append((b, clean.cpu(), robust.cpu()))
     rows, stages, seconds = _gather(local, stages, time.perf_counter() - start, world)
     if not rows:
-        raise ValueError("no examples to evaluate: the data is empty")
+        raise InputError("no examples to evaluate: the data is empty")
     clean_t = torch.cat([r[1] for r in rows])
     robust_t = torch.cat([r[2] for r in rows])
     if attack == "pgd":

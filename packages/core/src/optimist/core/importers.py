@@ -14,6 +14,7 @@ from typing import Sequence
 import torch
 
 from optimist.core.checkpoints import CheckpointError, load_into
+from optimist.core.errors import InputError
 from optimist.core.models import MODELS, Classifier, build_model
 
 FORMATS = ("robustness", "robustbench")
@@ -98,7 +99,7 @@ def guess_architecture(sd: dict[str, torch.Tensor]) -> str:
         name = f"wrn-{6 * n + 4}-{width}"
         if name in MODELS:
             return name
-        raise ValueError(f"the file holds a WideResNet-{6 * n + 4}-{width}, which the registry lacks "
+        raise InputError(f"the file holds a WideResNet-{6 * n + 4}-{width}, which the registry lacks "
                          f"(it has {', '.join(m for m in MODELS if m.startswith('wrn'))})")
     big_stem = conv1 is not None and conv1.shape[-1] == 7
     if "layer1.0.conv3.weight" in keys:
@@ -108,8 +109,8 @@ def guess_architecture(sd: dict[str, torch.Tensor]) -> str:
             return "tv-resnet18" if big_stem else "resnet18"
         return "preact-resnet18-bn" if "bn.weight" in keys else "preact-resnet18"
     if any(k.startswith("body.") for k in keys):
-        raise ValueError("the file looks like an Optimist state dict; load it with optimist.core.checkpoints")
-    raise ValueError(f"no registry architecture has this layout (first keys: {sorted(keys)[:4]})")
+        raise InputError("the file looks like an Optimist state dict; load it with optimist.core.checkpoints")
+    raise InputError(f"no registry architecture has this layout (first keys: {sorted(keys)[:4]})")
 
 
 def _map_keys(net: dict[str, torch.Tensor], model: Classifier) -> dict[str, torch.Tensor]:
@@ -154,7 +155,7 @@ def import_checkpoint(
     :func:`optimist.core.checkpoints.save_model`.
     """
     if format not in FORMATS:
-        raise ValueError(f"unknown checkpoint format {format!r}; choose one of {', '.join(FORMATS)}")
+        raise InputError(f"unknown checkpoint format {format!r}; choose one of {', '.join(FORMATS)}")
     path = Path(path).expanduser()
     net, norm = _clean_keys(read_state_dict(path), format)
     if arch is None:

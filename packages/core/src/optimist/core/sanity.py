@@ -20,6 +20,7 @@ from torch import nn
 
 from optimist.core.attacks import Threat, as_threat
 from optimist.core.data.loaders import make_loader
+from optimist.core.errors import InputError
 from optimist.core.evaluate import EvalResult, robust_accuracy
 from optimist.core.runtime import evaluating, model_device
 from optimist.core.settings import Settings, setting
@@ -138,7 +139,7 @@ def gradient_masking_report(
         aa = autoattack if isinstance(autoattack, EvalResult) else \
             robust_accuracy(model, batch, threat, attack="autoattack", progress=progress)
         if aa.attack != "autoattack" or aa.n != base.n or aa.threat != str(threat):
-            raise ValueError(f"autoattack= must be an AutoAttack result on the same {base.n} examples and threat "
+            raise InputError(f"autoattack= must be an AutoAttack result on the same {base.n} examples and threat "
                              f"{threat}; got {aa.attack} on {aa.n} examples at {aa.threat}")
         gap = robust - aa.robust_accuracy
         report.checks.append(Check("agrees with AutoAttack", gap <= disagreement,

@@ -15,13 +15,15 @@ from typing import Sequence
 import numpy as np
 from scipy import stats
 
+from optimist.core.errors import InputError
+
 __all__ = ["paired_interval", "proportion_interval", "t_interval", "welch_interval"]
 
 
 def t_interval(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high): the mean and its Student-t interval; NaN values are dropped, fewer than 2 give NaN bounds."""
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+        raise InputError(f"confidence must lie in (0, 1), got {confidence}")
     v = np.asarray(values, dtype=float).ravel()
     v = v[~np.isnan(v)]
     if len(v) == 0:
@@ -45,7 +47,7 @@ def proportion_interval(values: Sequence[float] | np.ndarray, *,
     if len(v) == 0:
         return math.nan, math.nan, math.nan
     if not np.isin(v, (0.0, 1.0)).all():
-        raise ValueError("proportion_interval takes 0/1 outcomes; use t_interval for other values")
+        raise InputError("proportion_interval takes 0/1 outcomes; use t_interval for other values")
     n, p = len(v), float(v.mean())
     z = float(stats.norm.ppf(0.5 + confidence / 2))
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
@@ -58,7 +60,7 @@ def paired_interval(a: Sequence[float], b: Sequence[float], *,
     """Mean of ``a - b`` over matched items (the same images) with its Student-t interval."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
-        raise ValueError(f"paired values need equal shapes, got {a.shape} and {b.shape}")
+        raise InputError(f"paired values need equal shapes, got {a.shape} and {b.shape}")
     return t_interval(a - b, confidence=confidence)
 
 
@@ -68,7 +70,7 @@ def welch_interval(a: Sequence[float], b: Sequence[float], *,
     seeds) with its Welch interval (unequal variances, Welch-Satterthwaite degrees of freedom); NaN values are
     dropped, a group with fewer than 2 values gives NaN bounds."""
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+        raise InputError(f"confidence must lie in (0, 1), got {confidence}")
     a, b = (np.asarray(v, dtype=float).ravel() for v in (a, b))
     a, b = a[~np.isnan(a)], b[~np.isnan(b)]
     if len(a) == 0 or len(b) == 0:

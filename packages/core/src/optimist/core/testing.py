@@ -46,7 +46,7 @@ from torch import nn
 from optimist.core import zoo
 from optimist.core.application import TABLE_COLUMNS, Application, Result
 from optimist.core.checkpoints import save_model
-from optimist.core.errors import ContractError, SettingsError
+from optimist.core.errors import ContractError, InputError, SettingsError
 from optimist.core.models import build_model, wrap
 
 #: the data every rule runs on unless the caller passes other data (1 x 28 x 28, ten classes)
@@ -106,9 +106,9 @@ def reference_models(kind: str, *, folder: str | os.PathLike | None = None) -> d
             return _sequential_pair()
         if kind == "checkpoint":
             if folder is None:
-                raise ValueError("reference_models('checkpoint') needs a folder to save the checkpoints in")
+                raise InputError("reference_models('checkpoint') needs a folder to save the checkpoints in")
             return _checkpoint_pair(Path(folder))
-    raise ValueError(f"unknown model kind {kind!r}; kinds: {', '.join(KINDS)}")
+    raise InputError(f"unknown model kind {kind!r}; kinds: {', '.join(KINDS)}")
 
 
 def _rng_state() -> tuple:

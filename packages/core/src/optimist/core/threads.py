@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+from optimist.core.errors import InputError
+
 ENV = "OPTIMIST_THREADS"
 
 
@@ -40,10 +42,10 @@ def configure_threads(n: int | None = None) -> int:
         try:
             n = int(os.environ[ENV])
         except ValueError as e:
-            raise ValueError(f"{ENV} must be a positive integer, got {os.environ[ENV]!r}") from e
+            raise InputError(f"{ENV} must be a positive integer, got {os.environ[ENV]!r}") from e
     if n is None:
         n = default_threads()
     elif n < 1:
-        raise ValueError(f"{source} must be >= 1, got {n}")
+        raise InputError(f"{source} must be >= 1, got {n}")
     torch.set_num_threads(n)
     return n

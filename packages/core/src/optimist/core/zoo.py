@@ -19,6 +19,7 @@ import torch
 from optimist.core.attacks import as_threat
 from optimist.core.checkpoints import CheckpointError, load_model, load_state, read_card, resolve, save_checkpoint
 from optimist.core.data import load_dataset, subset
+from optimist.core.errors import InputError
 from optimist.core.evaluate import robust_accuracy
 from optimist.core.models import Classifier, build_for_dataset
 from optimist.core.paths import optimist_home
@@ -148,7 +149,7 @@ def recipe(name: str) -> Recipe:
         base = _RECIPES[m["base"]]
         return replace(base, name=name, config=base.config.with_(seed=int(m["seed"])),
                        about=f"{base.about} (training seed {int(m['seed'])})")
-    raise ValueError(f"unknown zoo model {name!r}; known: {', '.join(sorted(_RECIPES))} "
+    raise InputError(f"unknown zoo model {name!r}; known: {', '.join(sorted(_RECIPES))} "
                      "(any of them with a -seedK suffix trains it with seed K)")
 
 
@@ -192,7 +193,7 @@ def with_seed(name: str, seed: int) -> str:
 def ladder(norm: str = "linf", dataset: str = "fashion-mnist", arch: str = "small-cnn") -> list[str]:
     """Names from standard up the epsilon ladder of ``norm``, in increasing epsilon."""
     if norm not in _LADDER:
-        raise ValueError(f"unknown norm {norm!r}; ladders exist for {', '.join(_LADDER)}")
+        raise InputError(f"unknown norm {norm!r}; ladders exist for {', '.join(_LADDER)}")
     return [f"{dataset}/{arch}/standard"] + [f"{dataset}/{arch}/{norm}-{e:g}" for e in _LADDER[norm]]
 
 

@@ -14,6 +14,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from optimist.core.attacks import Threat
+from optimist.core.errors import InputError
 
 IMAGENET_DIM = 3 * 224 * 224
 FMNIST_DIM = 28 * 28
@@ -22,7 +23,7 @@ FMNIST_DIM = 28 * 28
 def scale_l2_eps(eps: float, dim: int = FMNIST_DIM, reference_dim: int = IMAGENET_DIM) -> float:
     """An L2 radius for ``dim`` values per image with the same per-pixel RMS change as ``eps`` at ``reference_dim``."""
     if dim < 1 or reference_dim < 1:
-        raise ValueError(f"dimensions must be positive, got dim={dim}, reference_dim={reference_dim}")
+        raise InputError(f"dimensions must be positive, got dim={dim}, reference_dim={reference_dim}")
     return float(eps) * math.sqrt(dim / reference_dim)
 
 
@@ -36,11 +37,11 @@ class Budget:
 
     def __post_init__(self):
         if math.isnan(self.eps) or self.eps <= 0:
-            raise ValueError(f"eps must be positive (or math.inf for an unbounded task), got {self.eps}")
+            raise InputError(f"eps must be positive (or math.inf for an unbounded task), got {self.eps}")
         if not self.step_size > 0:
-            raise ValueError(f"step_size must be positive, got {self.step_size}")
+            raise InputError(f"step_size must be positive, got {self.step_size}")
         if int(self.steps) != self.steps or self.steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {self.steps}")
+            raise InputError(f"steps must be a positive integer, got {self.steps}")
 
     @property
     def threat(self) -> Threat:

@@ -19,6 +19,7 @@ from torch import nn
 
 from optimist.core.checks import check_images
 from optimist.core.data import subset
+from optimist.core.errors import InputError
 from optimist.core.models import build_for_dataset, require_classifier
 from optimist.core.runtime import evaluating, model_device
 from optimist.core.train import TrainConfig, train
@@ -42,10 +43,10 @@ class Evaluator:
     def check_independent(self, generator: nn.Module) -> None:
         """Raise if ``generator`` is (or shares weights with) the evaluator: a model cannot judge itself."""
         if generator is self.model:
-            raise ValueError(f"the evaluator {self.name!r} is the generating model; use an independent classifier")
+            raise InputError(f"the evaluator {self.name!r} is the generating model; use an independent classifier")
         ours = {p.data_ptr() for p in self.model.parameters()}
         if any(p.data_ptr() in ours for p in generator.parameters()):
-            raise ValueError(f"the generating model shares weights with the evaluator {self.name!r}")
+            raise InputError(f"the generating model shares weights with the evaluator {self.name!r}")
 
     @torch.no_grad()
     def _run(self, x: torch.Tensor, batch: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,7 +75,7 @@ class RealReference:
 
     def __init__(self, evaluator: Evaluator, images: torch.Tensor, labels: torch.Tensor, pca_dim: int = PCA_DIM):
         if labels.ndim != 1 or len(labels) != len(images):
-            raise ValueError(f"labels must be 1-D with one entry per image, got {tuple(labels.shape)}")
+            raise InputError(f"labels must be 1-D with one entry per image, got {tuple(labels.shape)}")
         self.evaluator = evaluator
         self.images = images
         self.labels = labels.long()
@@ -100,7 +101,7 @@ class RealReference:
                               "Fréchet sample; reusing its images (use a larger reference)", stacklevel=2)
                 pool = (self.labels == k).nonzero().flatten()
             if len(pool) == 0:
-                raise ValueError(f"the real reference has no images of class {k}")
+                raise InputError(f"the real reference has no images of class {k}")
             if len(pool) >= need:
                 out.append(pool[torch.randperm(len(pool), generator=g)[:need]])
             else:
@@ -134,7 +135,7 @@ def noised_accuracy(images: torch.Tensor, targets: torch.Tensor, evaluator: Eval
     :func:`real_floor`).
     """
     if sigma < 0 or draws < 1:
-        raise ValueError(f"need sigma >= 0 and draws >= 1, got {sigma}, {draws}")
+        raise InputError(f"need sigma >= 0 and draws >= 1, got {sigma}, {draws}")
     g = torch.Generator().manual_seed(seed)
     hits = 0.0
     for _ in range(draws):
@@ -181,11 +182,11 @@ def judge(results: dict[str, TaskResult], reference: RealReference, *, seed: int
             include_seed: bool = True, include_real: bool = True) -> pd.DataFrame:
     """One row per generator model (plus the shared seeds and real images) for one task run on the same seeds."""
     if not results:
-        raise ValueError("results is empty: pass {model name: TaskResult}")
+        raise InputError("results is empty: pass {model name: TaskResult}")
     first = next(iter(results.values()))
     for name, r in results.items():
         if r.task != first.task or not torch.equal(r.seeds, first.seeds):
-            raise ValueError(f"result {name!r} was not run on the same task and seeds as the others; "
+            raise InputError(f"result {name!r} was not run on the same task and seeds as the others; "
                              "compare models from identical seeds")
     rows = []
     if include_seed:

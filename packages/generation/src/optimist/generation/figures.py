@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from optimist.core.errors import InputError
 from optimist.generation.result import TaskResult
 
 MAX_COLUMNS = 12
@@ -38,7 +39,7 @@ def column_titles(results: dict[str, TaskResult], class_names: tuple[str, ...] |
 def result_rows(results: dict[str, TaskResult], n: int) -> list[tuple[str, torch.Tensor]]:
     """(label, images) rows: the shared seeds, each model's images, and the ground truth if any."""
     if not results:
-        raise ValueError("results is empty: pass {model name: TaskResult}")
+        raise InputError("results is empty: pass {model name: TaskResult}")
     first = next(iter(results.values()))
     rows = [("seed", first.seeds[:n])]
     rows += [(name, r.images[:n]) for name, r in results.items()]

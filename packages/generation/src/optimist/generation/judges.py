@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from optimist.core.checks import check_images
+from optimist.core.errors import InputError
 
 KNN_K = 5
 
@@ -36,11 +37,11 @@ class PixelJudge:
         check_images(bank, "bank")
         check_images(real_images, "real_images")
         if bank_labels.ndim != 1 or len(bank_labels) != len(bank):
-            raise ValueError(f"bank_labels must be 1-D with one label per bank image, got {tuple(bank_labels.shape)}")
+            raise InputError(f"bank_labels must be 1-D with one label per bank image, got {tuple(bank_labels.shape)}")
         if real_labels.ndim != 1 or len(real_labels) != len(real_images):
-            raise ValueError(f"real_labels must be 1-D with one label per real image, got {tuple(real_labels.shape)}")
+            raise InputError(f"real_labels must be 1-D with one label per real image, got {tuple(real_labels.shape)}")
         if not 1 <= k <= len(bank):
-            raise ValueError(f"k must be in [1, {len(bank)}] (the bank's size), got {k}")
+            raise InputError(f"k must be in [1, {len(bank)}] (the bank's size), got {k}")
         self.k = k
         self.bank = _flat(bank)
         self.bank_labels = bank_labels.long().numpy()
@@ -52,7 +53,7 @@ class PixelJudge:
         for c in self.classes:
             d = real_d[labels == c]
             if len(d) == 0:
-                raise ValueError(f"no real image of class {c} to set its realism scale; pass real images of "
+                raise InputError(f"no real image of class {c} to set its realism scale; pass real images of "
                                  "every class in the bank")
             self.scale[c] = float(np.median(d))
 
@@ -64,7 +65,7 @@ class PixelJudge:
         for c in np.unique(labels):
             pool = self.bank[self.bank_labels == c]
             if len(pool) == 0:
-                raise ValueError(f"the bank has no image of class {c}")
+                raise InputError(f"the bank has no image of class {c}")
             rows = labels == c
             q = flat[rows]
             d2 = (q ** 2).sum(1)[:, None] + (pool ** 2).sum(1)[None, :] - 2 * q @ pool.T

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimist.core.attacks import Objective, cross_entropy
+from optimist.core.errors import InputError
 from optimist.core.models import require_classifier
 
 
@@ -25,7 +26,7 @@ class Packed:
     def __init__(self, **fields):
         sizes = {len(v) for v in fields.values() if isinstance(v, torch.Tensor)}
         if len(sizes) > 1:
-            raise ValueError(f"packed tensors must share their first dimension, got sizes {sorted(sizes)}")
+            raise InputError(f"packed tensors must share their first dimension, got sizes {sorted(sizes)}")
         self._fields = fields
 
     def __getitem__(self, idx) -> "Packed":
@@ -55,7 +56,7 @@ def _check_confidence(confidence: float | None) -> float:
     if confidence is None:
         return 0.0
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1) or None, got {confidence}")
+        raise InputError(f"confidence must be in (0, 1) or None, got {confidence}")
     return -math.log(confidence)
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from optimist.core.errors import InputError
+
 MAX_FIT_DIM = 4096  # above this many values per image, fit at a reduced resolution
 
 
@@ -52,9 +54,9 @@ class ClassGaussian:
             classes: which classes to fit (default: every label present).
         """
         if images.ndim != 4 or images.shape[-1] != images.shape[-2]:
-            raise ValueError(f"images must have shape (N, C, H, H), got {tuple(images.shape)}")
+            raise InputError(f"images must have shape (N, C, H, H), got {tuple(images.shape)}")
         if labels.ndim != 1 or len(labels) != len(images):
-            raise ValueError(f"labels must be a 1-D tensor with one label per image; got {tuple(labels.shape)} "
+            raise InputError(f"labels must be a 1-D tensor with one label per image; got {tuple(labels.shape)} "
                              f"for {len(images)} images")
         c, size = images.shape[1], images.shape[-1]
         if resolution is None:
@@ -62,14 +64,14 @@ class ClassGaussian:
             while c * resolution * resolution > MAX_FIT_DIM:
                 resolution //= 2
         if not 1 <= resolution <= size:
-            raise ValueError(f"resolution must be in [1, {size}], got {resolution}")
+            raise InputError(f"resolution must be in [1, {size}], got {resolution}")
         classes = sorted(int(k) for k in labels.unique()) if classes is None else [int(k) for k in classes]
         small = _resize(images.float(), resolution).flatten(1).double()
         means, factors = [], []
         for k in classes:
             xk = small[labels == k]
             if len(xk) < 2:
-                raise ValueError(f"class {k} has {len(xk)} training images; need at least 2 to fit a covariance")
+                raise InputError(f"class {k} has {len(xk)} training images; need at least 2 to fit a covariance")
             mu = xk.mean(0)
             centred = xk - mu
             cov = centred.T @ centred / (len(xk) - 1)
@@ -93,7 +95,7 @@ class ClassGaussian:
 
     def _index(self, k: int) -> int:
         if int(k) not in self.classes:
-            raise ValueError(f"class {k} was not fitted; fitted classes: {list(self.classes)}")
+            raise InputError(f"class {k} was not fitted; fitted classes: {list(self.classes)}")
         return self.classes.index(int(k))
 
     def sample_raw(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -117,5 +119,5 @@ class ClassGaussian:
 def class_labels(classes: list[int] | tuple[int, ...], per_class: int) -> torch.Tensor:
     """``per_class`` copies of each class, grouped: [0, 0, 1, 1, ...]."""
     if per_class < 1:
-        raise ValueError(f"per_class must be >= 1, got {per_class}")
+        raise InputError(f"per_class must be >= 1, got {per_class}")
     return torch.tensor(list(classes)).repeat_interleave(per_class)

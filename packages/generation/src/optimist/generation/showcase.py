@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from optimist.core.errors import InputError
 from optimist.generation.budgets import DEFAULTS, Budget
 from optimist.generation.evaluate import Evaluator, RealReference, judge
 from optimist.generation.result import TaskResult
@@ -62,9 +63,9 @@ class ShowcaseConfig:
     def __post_init__(self):
         unknown = [t for t in self.tasks if t not in TASKS]
         if unknown:
-            raise ValueError(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
+            raise InputError(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
         if self.per_class < 2 or self.n_inputs < 2 or self.n_units < 1:
-            raise ValueError("per_class and n_inputs must be >= 2 (diversity and Fréchet need pairs), n_units >= 1")
+            raise InputError("per_class and n_inputs must be >= 2 (diversity and Fréchet need pairs), n_units >= 1")
 
     def scaled_steps(self, factor: float) -> "ShowcaseConfig":
         """The same run with every task's step count multiplied by ``factor`` (and step size divided by it)."""
@@ -97,7 +98,7 @@ def real_reference(evaluator: nn.Module, test, config: ShowcaseConfig) -> RealRe
     """The real test images (after ``config.reference_split``) that every Fréchet distance compares with."""
     split = config.reference_split
     if not 0 < split < len(test.targets):
-        raise ValueError(f"reference_split must lie inside the test set (1..{len(test.targets) - 1}), got {split}")
+        raise InputError(f"reference_split must lie inside the test set (1..{len(test.targets) - 1}), got {split}")
     end = split + config.reference_size
     return RealReference(Evaluator(evaluator), test.images[split:end], test.targets[split:end])
 
@@ -115,14 +116,14 @@ def run_showcase(generators: dict[str, nn.Module], evaluator: nn.Module, train, 
     """
     config = config or ShowcaseConfig()
     if not generators:
-        raise ValueError("generators is empty: pass {name: model}")
+        raise InputError("generators is empty: pass {name: model}")
     referee = Evaluator(evaluator)
     for m in generators.values():
         referee.check_independent(m)
     if reference is None:
         reference = real_reference(evaluator, test, config)
     elif reference.evaluator.model is not evaluator:
-        raise ValueError("the reference was built with another evaluator")
+        raise InputError("the reference was built with another evaluator")
     split = config.reference_split
     pool_x, pool_y = test.images[:split], test.targets[:split]
     idx = balanced_inputs(pool_x, pool_y, config.n_inputs, config.seed)

@@ -19,6 +19,7 @@ import pandas as pd
 from torch import nn
 
 from optimist.core import zoo
+from optimist.core.errors import InputError
 from optimist.core.zoo import display_name
 from optimist.generation import APPLICATION
 from optimist.generation._application import compare
@@ -42,9 +43,9 @@ def sweep(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, task: 
     Bounded radii without ``step_size`` get 2.5 eps / steps; an unbounded one (``math.inf``) needs ``step_size``.
     """
     if not eps or not steps:
-        raise ValueError("eps and steps need at least one value each")
+        raise InputError("eps and steps need at least one value each")
     if any(math.isinf(e) for e in eps) and not step_size:
-        raise ValueError("an unbounded eps (inf) needs step_size values")
+        raise InputError("an unbounded eps (inf) needs step_size values")
     tables = []
     for e, k, a in itertools.product(eps, steps, step_size or (None,)):
         text = f"{task}:eps={e},steps={k}" + ("" if a is None else f",step_size={a}")

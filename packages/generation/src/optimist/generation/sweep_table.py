@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from optimist.core.errors import InputError
+
 SHIPPED = Path(__file__).parent / "data" / "sweep.csv"
 COMMAND = "python -m optimist.generation.sweep --out " + "packages/generation/src/optimist/generation/data/sweep.csv"
 METRICS = ("evaluator accuracy", "noised accuracy", "knn accuracy", "realism")
@@ -22,10 +24,10 @@ def choose(table: pd.DataFrame, *, robust: str = "L2 3", standard: str = "standa
     and the two margins."""
     need = {"task", "model", "metric", "value", "eps", "steps", "step_size"}
     if not need <= set(table.columns):
-        raise ValueError(f"a sweep table needs columns {sorted(need)}, got {sorted(table.columns)}")
+        raise InputError(f"a sweep table needs columns {sorted(need)}, got {sorted(table.columns)}")
     models = set(table["model"])
     if not {robust, standard} <= models:
-        raise ValueError(f"the sweep table has models {sorted(models)}; need {robust!r} and {standard!r}")
+        raise InputError(f"the sweep table has models {sorted(models)}; need {robust!r} and {standard!r}")
     keys = ["task", "eps", "steps", "step_size"]
     wide = table[table["metric"].isin(["knn accuracy", "realism"])].pivot_table(index=keys, columns=["metric", "model"],
                                                                               values="value")

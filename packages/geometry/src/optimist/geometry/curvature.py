@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, frozen, pgd
 from optimist.core.checks import check_labels, check_model_input
+from optimist.core.errors import InputError
 
 TARGETS = ("loss", "margin")
 HVP_METHODS = ("reverse", "forward")
@@ -59,7 +60,7 @@ def scalar_function(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = 
     """The loss (``of="loss"``) or logit margin (``of="margin"``) around images ``x``; ``y`` defaults to the
     prediction at ``x`` and the margin's other class is the runner-up at ``x``."""
     if of not in TARGETS:
-        raise ValueError(f"unknown target {of!r}; use one of {', '.join(TARGETS)}")
+        raise InputError(f"unknown target {of!r}; use one of {', '.join(TARGETS)}")
     with torch.no_grad():
         logits = model(x)
     if y is None:
@@ -78,9 +79,9 @@ def hessian_vector_product(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.
     ``torch.func.grad`` (forward-over-reverse). Both are exact; they agree to float precision.
     """
     if method not in HVP_METHODS:
-        raise ValueError(f"unknown HVP method {method!r}; use one of {', '.join(HVP_METHODS)}")
+        raise InputError(f"unknown HVP method {method!r}; use one of {', '.join(HVP_METHODS)}")
     if v.shape != x.shape:
-        raise ValueError(f"v must have the shape of x {tuple(x.shape)}, got {tuple(v.shape)}")
+        raise InputError(f"v must have the shape of x {tuple(x.shape)}, got {tuple(v.shape)}")
     if method == "forward":
         with warnings.catch_warnings():  # torch.func's decompositions call the deprecated torch.jit.script
             warnings.filterwarnings("ignore", message=".*torch.jit.script.*", category=FutureWarning)
@@ -118,7 +119,7 @@ def input_hessian_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor 
     """
     check_model_input(model, x)
     if iters < 1:
-        raise ValueError(f"iters must be >= 1, got {iters}")
+        raise InputError(f"iters must be >= 1, got {iters}")
     gen = torch.Generator().manual_seed(seed)
     eigs, vecs, ran = [], [], 0
     starts = range(0, len(x), batch_size)

@@ -12,11 +12,13 @@ import numpy as np
 import torch
 from scipy.fft import dct
 
+from optimist.core.errors import InputError
+
 
 def dct_matrix(n: int) -> np.ndarray:
     """The (n, n) orthonormal DCT-II matrix: row ``k`` is the frequency-``k`` cosine, ``C @ C.T == I``."""
     if n < 1:
-        raise ValueError(f"DCT size must be positive, got {n}")
+        raise InputError(f"DCT size must be positive, got {n}")
     # column j is the transform of the unit vector e_j, so C @ signal == dct(signal, norm="ortho")
     return dct(np.eye(n), norm="ortho", axis=0)
 
@@ -24,11 +26,11 @@ def dct_matrix(n: int) -> np.ndarray:
 def block_starts(image_size: int, block: int = 8, stride: int = 1) -> list[int]:
     """Start frequencies of the diagonal blocks, lowest first; the last (highest) block is always included."""
     if image_size < 1:
-        raise ValueError(f"image_size must be positive, got {image_size}")
+        raise InputError(f"image_size must be positive, got {image_size}")
     if not 1 <= block <= image_size:
-        raise ValueError(f"block must be in [1, image_size={image_size}], got {block}")
+        raise InputError(f"block must be in [1, image_size={image_size}], got {block}")
     if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
+        raise InputError(f"stride must be >= 1, got {stride}")
     starts = list(range(0, image_size - block + 1, stride))
     if starts[-1] != image_size - block:
         starts.append(image_size - block)
@@ -44,9 +46,9 @@ def dct_block_basis(image_size: int, start: int, block: int = 8, channels: int =
     subspace holds every colour combination of those frequencies.
     """
     if channels < 1:
-        raise ValueError(f"channels must be positive, got {channels}")
+        raise InputError(f"channels must be positive, got {channels}")
     if not 1 <= block <= image_size or not 0 <= start <= image_size - block:
-        raise ValueError(f"a block of {block} starting at {start} does not fit in {image_size} frequencies")
+        raise InputError(f"a block of {block} starting at {start} does not fit in {image_size} frequencies")
     c = dct_matrix(image_size)[start:start + block]  # (block, size)
     per_channel = np.einsum("ka,lb->klab", c, c).reshape(block * block, image_size * image_size)
     basis = np.kron(np.eye(channels), per_channel)  # block-diagonal over channels

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, deepfool
 from optimist.core.checks import check_model_input
+from optimist.core.errors import InputError
 
 NORM_P = {"l2": 2.0, "linf": math.inf}
 
@@ -65,9 +66,9 @@ def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: "str | Threat" = "
     check_model_input(model, x)
     norm = norm if isinstance(norm, str) and ":" not in norm else as_threat(norm).norm
     if norm not in NORM_P:
-        raise ValueError(f"unknown norm {norm!r}; use 'l2' or 'linf' (or a Threat such as 'l2:inf')")
+        raise InputError(f"unknown norm {norm!r}; use 'l2' or 'linf' (or a Threat such as 'l2:inf')")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+        raise InputError(f"batch_size must be positive, got {batch_size}")
     margins, success, predicted = [], [], []
     starts = range(0, len(x), batch_size)
     for i in tqdm(starts, desc=desc, disable=not progress or len(starts) < 2, leave=False):
@@ -88,6 +89,6 @@ def margin_distribution(model: nn.Module, x: torch.Tensor, *, norms: tuple[str, 
                         progress: bool = False, **deepfool_kwargs) -> dict[str, MarginResult]:
     """Margins of ``x`` in each of ``norms`` (``"l2"``, ``"linf"``): ``{norm: MarginResult}``."""
     if not norms:
-        raise ValueError("give at least one norm")
+        raise InputError("give at least one norm")
     return {n: deepfool_margins(model, x, n, progress=progress, desc=f"margins {n}", **deepfool_kwargs)
             for n in norms}

@@ -18,6 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.core.checks import check_model_input
+from optimist.core.errors import InputError
 from optimist.geometry.dct import block_frequency, block_starts, dct_block_basis
 from optimist.geometry.margins import deepfool_margins, summarize
 
@@ -57,7 +58,7 @@ def subspace_margins(model: nn.Module, x: torch.Tensor, *, block: int = 8, strid
     check_model_input(model, x)
     _, channels, h, w = x.shape
     if h != w:
-        raise ValueError(f"frequency blocks need square images, got {h}x{w}")
+        raise InputError(f"frequency blocks need square images, got {h}x{w}")
     starts = block_starts(h, block, stride)
     margins, success = [], []
     for s in tqdm(starts, desc="subspace margins", disable=not progress, leave=False):

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, as_threat, deepfool
 from optimist.core.checks import check_images, check_model_input
+from optimist.core.errors import InputError
 from optimist.core.runtime import predict
 from optimist.core.settings import Settings, setting
 
@@ -57,9 +58,9 @@ def fooling_rate(model: nn.Module, x: torch.Tensor, v: torch.Tensor) -> float:
     """Fraction of images ``x`` whose predicted label changes when ``v`` is added (clamped to [0, 1])."""
     check_images(x)
     if v.shape[-3:] != x.shape[-3:]:
-        raise ValueError(f"perturbation shape {tuple(v.shape)} does not match images {tuple(x.shape)}")
+        raise InputError(f"perturbation shape {tuple(v.shape)} does not match images {tuple(x.shape)}")
     if len(x) == 0:
-        raise ValueError("no images to measure a fooling rate on")
+        raise InputError("no images to measure a fooling rate on")
     return float((_predict(model, perturb(x, v)) != _predict(model, x)).float().mean())
 
 
@@ -101,11 +102,11 @@ def universal_perturbation(
     deepfool_norm, overshoot, max_iter, num_candidates = s.deepfool_norm, s.overshoot, s.max_iter, s.num_candidates
     threat = as_threat(threat)
     if threat.unbounded:
-        raise ValueError("a universal perturbation needs a finite budget, e.g. 'linf:0.1' or 'l2:3'")
+        raise InputError("a universal perturbation needs a finite budget, e.g. 'linf:0.1' or 'l2:3'")
     if not 0 < target_fooling_rate <= 1:
-        raise ValueError(f"target_fooling_rate must be in (0, 1], got {target_fooling_rate}")
+        raise InputError(f"target_fooling_rate must be in (0, 1], got {target_fooling_rate}")
     if max_passes < 1 or batch_size < 1:
-        raise ValueError(f"max_passes and batch_size must be >= 1, got {max_passes} and {batch_size}")
+        raise InputError(f"max_passes and batch_size must be >= 1, got {max_passes} and {batch_size}")
     norm = deepfool_norm or threat.norm
     gen = torch.Generator().manual_seed(seed)
     labels = _predict(model, x)

@@ -17,6 +17,7 @@ from torch import nn
 
 from optimist.core.attacks import frozen
 from optimist.core.checks import check_model_input
+from optimist.core.errors import InputError
 from optimist.core.runtime import predict
 
 #: Method name -> what it computes (all through captum).
@@ -41,16 +42,16 @@ def check_method(method: str, allow_random: bool = False) -> str:
     """``method`` if it is known, else a ValueError listing the valid names."""
     valid = list(METHODS) + ([RANDOM] if allow_random else [])
     if method not in valid:
-        raise ValueError(f"unknown attribution method {method!r}; choose one of {', '.join(valid)}")
+        raise InputError(f"unknown attribution method {method!r}; choose one of {', '.join(valid)}")
     return method
 
 
 def _check_inputs(model: nn.Module, x: torch.Tensor) -> None:
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x must be a batch of images (N, C, H, W), got {shape}")
+        raise InputError(f"x must be a batch of images (N, C, H, W), got {shape}")
     if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
 
 
 @torch.no_grad()
@@ -67,7 +68,7 @@ def resolve_target(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int
     if t.numel() == 1:
         t = t.expand(len(x))
     if t.numel() != len(x):
-        raise ValueError(f"target must be one class or one per image ({len(x)}), got {t.numel()} values")
+        raise InputError(f"target must be one class or one per image ({len(x)}), got {t.numel()} values")
     return t.clone()
 
 
@@ -90,7 +91,7 @@ def check_relus(model: nn.Module, x: torch.Tensor) -> None:
             h.remove()
     reused = [name for name, c in calls.items() if c > 1]
     if inplace or reused:
-        raise ValueError("guided backprop needs one non-in-place nn.ReLU module per use; "
+        raise InputError("guided backprop needs one non-in-place nn.ReLU module per use; "
                          f"in-place: {inplace or 'none'}, used more than once: {reused or 'none'}. "
                          "Build the model from optimist.core.models (separate ReLUs) or replace them.")
 

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from optimist.core.errors import InputError
 from optimist.core.settings import Settings, setting
 from optimist.core.stats import proportion_interval
 from optimist.interpretability.attributions import (
@@ -104,7 +105,7 @@ def _as_tensors(data) -> tuple[torch.Tensor, torch.Tensor | None, Sequence[str] 
         return data[0], torch.as_tensor(data[1]), None
     if isinstance(data, torch.Tensor):
         return data, None, None
-    raise ValueError("data must be an ImageTensorDataset, an (images, labels) pair or an image tensor, "
+    raise InputError("data must be an ImageTensorDataset, an (images, labels) pair or an image tensor, "
                      f"got {type(data).__name__}")
 
 
@@ -169,20 +170,20 @@ def score_maps(
     sensitivity_samples, sensitivity_radius, n_figure = s.sensitivity_samples, s.sensitivity_radius, s.n_figure
     batch_size = s.batch_size
     if not models:
-        raise ValueError("models is empty; pass e.g. {'standard': model_a, 'robust': model_b}")
+        raise InputError("models is empty; pass e.g. {'standard': model_a, 'robust': model_b}")
     methods = [check_method(m) for m in methods]
     bad = [m for m in metrics if m not in METRICS]
     if bad:
-        raise ValueError(f"unknown metric(s) {bad}; choose from {', '.join(METRICS)}")
+        raise InputError(f"unknown metric(s) {bad}; choose from {', '.join(METRICS)}")
     if target not in ("predicted", "label"):
-        raise ValueError(f"target must be 'predicted' or 'label', got {target!r}")
+        raise InputError(f"target must be 'predicted' or 'label', got {target!r}")
     x_all, y_all, class_names = _as_tensors(data)
     if device is None:
         device = next(iter(next(iter(models.values())).parameters()), torch.empty(0)).device
     x = x_all[:n].float().to(device)
     y = None if y_all is None else y_all[:n].long().to(device)
     if target == "label" and y is None:
-        raise ValueError("target='label' needs labels: pass a dataset or an (images, labels) pair")
+        raise InputError("target='label' needs labels: pass a dataset or an (images, labels) pair")
     method_options = dict(method_options or {})
     all_methods = methods + ([RANDOM] if random_baseline else [])
     fig_idx = _figure_indices(None if y is None else y.cpu(), len(x), n_figure).to(x.device)

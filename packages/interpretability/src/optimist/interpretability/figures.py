@@ -7,6 +7,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from optimist.core.errors import InputError
 from optimist.interpretability.attributions import RANDOM
 from optimist.interpretability.metrics import DIRECTION, METRICS
 
@@ -34,7 +35,7 @@ def saliency_grid(comparison, *, methods: Sequence[str] | None = None, models: S
     models = list(models or comparison.models)
     cols = [(mo, me) for mo in models for me in methods if (mo, me) in comparison.maps]
     if not cols:
-        raise ValueError(f"no maps for models {models} and methods {methods}")
+        raise InputError(f"no maps for models {models} and methods {methods}")
     n, k = len(comparison.images), len(cols) + 1
     shape = (k, n) if images_as_columns else (n, k)
     fig, axes = plt.subplots(*shape, figsize=(cell * shape[1] + 0.4, cell * shape[0] + 0.3), squeeze=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from optimist.core import zoo
+from optimist.core.errors import InputError
 
 #: The default ladder: the cheap, commonly cached part of the zoo's L∞ ladder.
 DEFAULT_LADDER = ("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.05",
@@ -17,4 +18,4 @@ def ladder_names(which: str = "default") -> list[str]:
         return zoo.ladder(which)
     if which == "all":
         return list(dict.fromkeys(zoo.ladder("linf") + zoo.ladder("l2")))
-    raise ValueError(f"unknown ladder {which!r}; choose default, linf, l2 or all")
+    raise InputError(f"unknown ladder {which!r}; choose default, linf, l2 or all")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from optimist.core.errors import InputError
 from optimist.core.stats import t_interval
 
 
@@ -23,7 +24,7 @@ def paired_differences(per_example: pd.DataFrame, reference: str) -> pd.DataFram
     """
     models = list(dict.fromkeys(per_example["model"]))
     if reference not in models:
-        raise ValueError(f"reference model {reference!r} is not among the compared models {models}")
+        raise InputError(f"reference model {reference!r} is not among the compared models {models}")
     ref = per_example[per_example["model"] == reference].set_index(["method", "metric", "image"])["value"]
     rows = []
     for name in models:

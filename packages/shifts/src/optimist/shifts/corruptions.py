@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from optimist.core.checks import check_images
+from optimist.core.errors import InputError
 
 CHUNK = 256
 
@@ -65,19 +66,19 @@ def corruption_names(which: str = "all") -> tuple[str, ...]:
     """Names of the corruptions: ``"all"`` (MNIST-C then ImageNet-C), ``"mnist-c"`` or ``"imagenet-c"``."""
     sets = {"all": MNIST_C + IMAGENET_C, "mnist-c": MNIST_C, "imagenet-c": IMAGENET_C}
     if which not in sets:
-        raise ValueError(f"unknown corruption set {which!r}; choose one of {', '.join(sets)}")
+        raise InputError(f"unknown corruption set {which!r}; choose one of {', '.join(sets)}")
     return sets[which]
 
 
 def check_corruption(name: str) -> str:
     if name not in REGISTRY:
-        raise ValueError(f"unknown corruption {name!r}; valid names: {', '.join(corruption_names())}")
+        raise InputError(f"unknown corruption {name!r}; valid names: {', '.join(corruption_names())}")
     return name
 
 
 def check_severity(severity) -> int:
     if isinstance(severity, bool) or not isinstance(severity, (int, np.integer)) or not 0 <= int(severity) <= 5:
-        raise ValueError(f"severity must be an integer in 1..5 (0 = no corruption), got {severity!r}")
+        raise InputError(f"severity must be an integer in 1..5 (0 = no corruption), got {severity!r}")
     return int(severity)
 
 
@@ -91,12 +92,12 @@ def corrupt(images: torch.Tensor, name: str, severity: int, *, seed: int = 0) ->
     check_corruption(name)
     severity = check_severity(severity)
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise ValueError(f"images must be a tensor of shape (N, C, H, W), got "
+        raise InputError(f"images must be a tensor of shape (N, C, H, W), got "
                          f"{tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__}")
     if not images.is_floating_point():
-        raise ValueError(f"images must be floating point in [0, 1], got dtype {images.dtype}")
+        raise InputError(f"images must be floating point in [0, 1], got dtype {images.dtype}")
     if images.shape[1] not in (1, 3):
-        raise ValueError(f"images must have 1 or 3 channels, got {images.shape[1]}")
+        raise InputError(f"images must have 1 or 3 channels, got {images.shape[1]}")
     if severity == 0:
         return images.clone()
     x = images.detach().to("cpu", torch.float64).clamp(0, 1).numpy()

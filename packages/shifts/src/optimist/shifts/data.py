@@ -27,6 +27,7 @@ import torch
 
 from optimist.core.data import DatasetInfo, ImageTensorDataset, load_dataset
 from optimist.core.data.datasets import FASHION_MNIST_CLASSES
+from optimist.core.errors import InputError
 from optimist.core.paths import optimist_home
 from optimist.shifts.corruptions import check_corruption, check_severity, corrupt, corruption_names
 
@@ -55,7 +56,7 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 def from_uint8(a: np.ndarray) -> torch.Tensor:
     """uint8 (N, H, W) or (N, H, W, C) -> float (N, C, H, W) in [0, 1]."""
     if a.dtype != np.uint8:
-        raise ValueError(f"corruption arrays must be uint8, got {a.dtype}")
+        raise InputError(f"corruption arrays must be uint8, got {a.dtype}")
     t = torch.from_numpy(np.array(a)).float() / 255
     return t[:, None] if t.ndim == 3 else t.permute(0, 3, 1, 2).contiguous()
 
@@ -110,23 +111,23 @@ def load_c_folder(path: str | os.PathLike, corruption: str, severity: int, *, n:
     p = Path(path).expanduser()
     available = c_folder_corruptions(p)
     if corruption not in available:
-        raise ValueError(f"{p} holds no {corruption!r}; it holds: {', '.join(available) or 'no .npy files'}")
+        raise InputError(f"{p} holds no {corruption!r}; it holds: {', '.join(available) or 'no .npy files'}")
     severity = check_severity(severity)
     if severity == 0:
-        raise ValueError("severity must be 1..5 for a corruption folder (severity 0, the clean images, is not "
+        raise InputError("severity must be 1..5 for a corruption folder (severity 0, the clean images, is not "
                          "stored there)")
     if not (p / "labels.npy").exists():
         raise FileNotFoundError(f"{p} has no labels.npy")
     arr = np.load(p / f"{corruption}.npy", mmap_mode="r")
     if arr.ndim not in (3, 4) or len(arr) % 5:
-        raise ValueError(f"{p / (corruption + '.npy')} must hold 5 severities x N images (5N, H, W[, C]); "
+        raise InputError(f"{p / (corruption + '.npy')} must hold 5 severities x N images (5N, H, W[, C]); "
                          f"got shape {arr.shape}")
     per = len(arr) // 5
     labels = np.load(p / "labels.npy")
     if len(labels) == 5 * per:
         labels = labels[(severity - 1) * per:severity * per]
     elif len(labels) != per:
-        raise ValueError(f"{p / 'labels.npy'} has {len(labels)} labels; expected {per} or {5 * per}")
+        raise InputError(f"{p / 'labels.npy'} has {len(labels)} labels; expected {per} or {5 * per}")
     k = per if n is None else min(int(n), per)
     x = from_uint8(np.asarray(arr[(severity - 1) * per:(severity - 1) * per + k]))
     y = torch.from_numpy(np.asarray(labels[:k]).astype(np.int64))
@@ -173,21 +174,21 @@ def _n_option(options: dict | None) -> int | None:
     options = dict(options or {})
     n = options.pop("n", None)
     if options:
-        raise ValueError(f"corrupted data specs take only ?n=N, got {sorted(options)}")
+        raise InputError(f"corrupted data specs take only ?n=N, got {sorted(options)}")
     return n
 
 
 def _corruption_severity(text: str, spec: str) -> tuple[str, int]:
     name, _, sev = text.rpartition(":")
     if not name or not sev.isdigit():
-        raise ValueError(f"{spec} needs CORRUPTION:SEVERITY, e.g. fog:3; corruptions: {', '.join(corruption_names())}")
+        raise InputError(f"{spec} needs CORRUPTION:SEVERITY, e.g. fog:3; corruptions: {', '.join(corruption_names())}")
     return name.replace("-", "_"), int(sev)
 
 
 def fashion_mnist_c_spec(arg: str, *, split: str = "test", options: dict | None = None):
     """``fashion-mnist-c:CORRUPTION:SEVERITY[?n=N]`` (the ``optimist.datasets`` entry point)."""
     if split != "test":
-        raise ValueError("fashion-mnist-c is a test set; it has no training split")
+        raise InputError("fashion-mnist-c is a test set; it has no training split")
     name, sev = _corruption_severity(arg, "fashion-mnist-c")
     return load_corrupted(name, sev, n=_n_option(options))
 
@@ -197,5 +198,5 @@ def c_folder_spec(arg: str, *, split: str = "test", options: dict | None = None)
     path, _, rest = arg.rpartition(":")
     path, _, name = path.rpartition(":")
     if not path or not rest.isdigit():
-        raise ValueError("c-folder needs PATH:CORRUPTION:SEVERITY, e.g. c-folder:/data/CIFAR-10-C:fog:3")
+        raise InputError("c-folder needs PATH:CORRUPTION:SEVERITY, e.g. c-folder:/data/CIFAR-10-C:fog:3")
     return load_c_folder(path, name, int(rest), n=_n_option(options))

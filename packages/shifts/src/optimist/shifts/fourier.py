@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from optimist.core.checks import check_labels, check_model_input
+from optimist.core.errors import InputError
 from optimist.core.runtime import evaluating, model_device
 from optimist.shifts.corruptions import corrupt, corruption_names
 
@@ -112,9 +113,9 @@ def fourier_heatmap(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     check_model_input(model, images, "images")
     check_labels(labels, images.shape[0], getattr(model, "num_classes", None), "labels")
     if eps <= 0:
-        raise ValueError(f"eps must be positive, got {eps}")
+        raise InputError(f"eps must be positive, got {eps}")
     if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
+        raise InputError(f"stride must be >= 1, got {stride}")
     n, ch, h, w = images.shape
     device = model_device(model)
     g = torch.Generator().manual_seed(seed)

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from optimist.core.data import make_loader
+from optimist.core.errors import InputError
 from optimist.core.models import require_classifier
 from optimist.core.paths import optimist_home
 from optimist.core.runtime import preserved
@@ -57,7 +58,7 @@ def dataset_fingerprint(dataset: Dataset) -> str:
         folder = getattr(dataset, "folder", dataset)
         samples = getattr(folder, "samples", None)
         if samples is None:
-            raise ValueError(f"cannot fingerprint {type(dataset).__name__}: pass key= to extract_features "
+            raise InputError(f"cannot fingerprint {type(dataset).__name__}: pass key= to extract_features "
                              "(a string naming the data), or cache=False")
         for path, label in samples:
             st = os.stat(path)
@@ -78,7 +79,7 @@ def match_input(x: torch.Tensor, model: nn.Module) -> torch.Tensor:
         elif x.shape[1] == 1:
             x = x.expand(-1, channels, -1, -1)
         else:
-            raise ValueError(f"images have {x.shape[1]} channels but the model takes {channels}")
+            raise InputError(f"images have {x.shape[1]} channels but the model takes {channels}")
     if x.shape[-2:] != (size, size):
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
     return x
@@ -94,7 +95,7 @@ def compute_features(model: nn.Module, dataset: Dataset, *, batch_size: int = 51
     """``model.features`` on every image of ``dataset`` (no cache): (N, feature_dim) float32 and (N,) labels."""
     require_classifier(model, "compute_features")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
     feats, labels = [], []
     with preserved(model):  # eval mode and the device for the duration; the caller's model comes back as it was
         model.eval().to(device)
@@ -103,7 +104,7 @@ def compute_features(model: nn.Module, dataset: Dataset, *, batch_size: int = 51
             feats.append(model.features(x).float().cpu())
             labels.append(torch.as_tensor(y).long())
     if not feats:
-        raise ValueError("the dataset is empty")
+        raise InputError("the dataset is empty")
     return torch.cat(feats).numpy(), torch.cat(labels).numpy()
 
 

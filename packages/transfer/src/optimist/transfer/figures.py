@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from optimist.core.errors import InputError
 from optimist.transfer.protocols import shots_order
 from optimist.transfer.results import gains, summarise
 from optimist.transfer.sources import display_label
@@ -106,7 +107,7 @@ def plot_vs_shots(df: pd.DataFrame, protocol: str = "linear") -> plt.Figure:
     s = summarise(df)
     s = s[s["protocol"] == protocol]
     if s.empty:
-        raise ValueError(f"no results for protocol {protocol!r}")
+        raise InputError(f"no results for protocol {protocol!r}")
     targets = list(dict.fromkeys(s["target"]))
     shots = shots_order(s["shots"])
     x_of = {k: i for i, k in enumerate(shots)}
@@ -134,7 +135,7 @@ def plot_gains(df: pd.DataFrame, protocol: str = "linear") -> plt.Figure:
     g = gains(df)
     g = g[g["protocol"] == protocol]
     if g.empty:
-        raise ValueError(f"no gains for protocol {protocol!r}")
+        raise InputError(f"no gains for protocol {protocol!r}")
     targets = list(dict.fromkeys(g["target"]))
     shots = shots_order(g["shots"])
     x_of = {k: i for i, k in enumerate(shots)}

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset, Subset
 from tqdm.auto import tqdm
 
 from optimist.core.data import ImageTensorDataset, make_loader
+from optimist.core.errors import InputError
 from optimist.transfer.features import match_input
 from optimist.transfer.splits import labels_of, num_classes_of
 
@@ -36,9 +37,9 @@ class FinetuneConfig:
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
-            raise ValueError(f"steps and batch sizes must be >= 1, got {self}")
+            raise InputError(f"steps and batch sizes must be >= 1, got {self}")
         if self.lr <= 0 or self.weight_decay < 0:
-            raise ValueError(f"lr must be > 0 and weight_decay >= 0, got lr={self.lr}, wd={self.weight_decay}")
+            raise InputError(f"lr must be > 0 and weight_decay >= 0, got lr={self.lr}, wd={self.weight_decay}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,22 +50,22 @@ def last_block(model: nn.Module) -> nn.Module:
     of a sequential body (small-cnn: the Linear(…, 128) before the final ReLU)."""
     body = getattr(model, "body", None)
     if body is None:
-        raise ValueError(f"{type(model).__name__} has no .body; last-block fine-tuning needs an Optimist Classifier")
+        raise InputError(f"{type(model).__name__} has no .body; last-block fine-tuning needs an Optimist Classifier")
     if hasattr(body, "layer4"):
         return body.layer4
     if isinstance(body, nn.Sequential):
         for module in reversed(list(body)):
             if any(p.numel() for p in module.parameters()):
                 return module
-    raise ValueError(f"cannot find a last block in {type(body).__name__}; fine-tune mode 'full' works for any model")
+    raise InputError(f"cannot find a last block in {type(body).__name__}; fine-tune mode 'full' works for any model")
 
 
 def prepare(model: nn.Module, num_classes: int, mode: str, seed: int = 0) -> tuple[nn.Module, list[nn.Module]]:
     """A copy of ``model`` with a fresh ``num_classes`` head; returns it and the modules that train."""
     if mode not in MODES:
-        raise ValueError(f"unknown fine-tuning mode {mode!r}; choose one of {', '.join(MODES)}")
+        raise InputError(f"unknown fine-tuning mode {mode!r}; choose one of {', '.join(MODES)}")
     if num_classes < 2:
-        raise ValueError(f"a target needs at least 2 classes, got {num_classes}")
+        raise InputError(f"a target needs at least 2 classes, got {num_classes}")
     tuned = copy.deepcopy(model).cpu()
     torch.manual_seed(seed)
     tuned.head = nn.Linear(tuned.head.in_features, num_classes)
@@ -105,7 +106,7 @@ def accuracy(model: nn.Module, dataset: Dataset, batch_size: int = 512, device="
         correct += (model(x).argmax(1) == y).sum().item()
         total += len(y)
     if total == 0:
-        raise ValueError("cannot measure accuracy on an empty dataset")
+        raise InputError("cannot measure accuracy on an empty dataset")
     return correct / total
 
 
@@ -118,7 +119,7 @@ def finetune(model: nn.Module, train: Dataset, *, mode: str = "full", config: Fi
     """
     labels = labels_of(train)
     if len(labels) == 0:
-        raise ValueError("the fine-tuning set is empty")
+        raise InputError("the fine-tuning set is empty")
     num_classes = num_classes or num_classes_of(train)
     tuned, trainable = prepare(model, num_classes, mode, seed)
     tuned.to(device)

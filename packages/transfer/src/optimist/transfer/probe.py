@@ -21,6 +21,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from optimist.core.errors import InputError
+
 DEFAULT_CS: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)
 DEFAULT_C = 1.0
 SOLVER = "newton-cg"
@@ -45,13 +47,13 @@ def _lrcv_kwargs() -> dict:
 def _check(features: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(features), np.asarray(labels)
     if x.ndim != 2:
-        raise ValueError(f"features must be 2-D (N, D), got shape {x.shape}")
+        raise InputError(f"features must be 2-D (N, D), got shape {x.shape}")
     if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"labels must be 1-D with one label per row: {len(y)} labels for {len(x)} rows")
+        raise InputError(f"labels must be 1-D with one label per row: {len(y)} labels for {len(x)} rows")
     if len(np.unique(y)) < 2:
-        raise ValueError("a probe needs at least two classes in the training labels")
+        raise InputError("a probe needs at least two classes in the training labels")
     if not np.isfinite(x).all():
-        raise ValueError("features contain NaN or inf")
+        raise InputError("features contain NaN or inf")
     return x, y
 
 
@@ -59,9 +61,9 @@ def make_probe(min_per_class: int, Cs: Sequence[float] = DEFAULT_CS, folds: int 
                max_iter: int = 500, tol: float = TOL) -> Pipeline:
     """StandardScaler + logistic regression; CV over ``Cs`` with ``min(folds, min_per_class)`` folds."""
     if folds < 2:
-        raise ValueError(f"folds must be >= 2, got {folds}")
+        raise InputError(f"folds must be >= 2, got {folds}")
     if not Cs or any(c <= 0 for c in Cs):
-        raise ValueError(f"Cs must be positive regularisation values, got {Cs}")
+        raise InputError(f"Cs must be positive regularisation values, got {Cs}")
     n_folds = min(folds, min_per_class)
     if n_folds < 2:
         clf = LogisticRegression(C=DEFAULT_C, solver=SOLVER, max_iter=max_iter, tol=tol)
@@ -98,5 +100,5 @@ def probe_accuracy(pipe: Pipeline, features: np.ndarray, labels: np.ndarray) -> 
     """Fraction of ``labels`` the fitted probe predicts correctly."""
     x, y = np.asarray(features), np.asarray(labels)
     if x.ndim != 2 or len(x) != len(y) or len(y) == 0:
-        raise ValueError(f"need (N, D) features and N labels with N > 0, got {x.shape} and {y.shape}")
+        raise InputError(f"need (N, D) features and N labels with N > 0, got {x.shape} and {y.shape}")
     return float((pipe.predict(x) == y).mean())

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from optimist.core.errors import InputError
 from optimist.core.settings import Settings, setting
 from optimist.transfer.features import FeatureCache, dataset_fingerprint, extract_features
 from optimist.transfer.finetune import FinetuneConfig, finetune_accuracy
@@ -44,12 +45,12 @@ def parse_shots(shots: Iterable) -> list:
         try:
             v = int(k)
         except (TypeError, ValueError):
-            raise ValueError(f"shots must be positive integers or 'all', got {k!r}") from None
+            raise InputError(f"shots must be positive integers or 'all', got {k!r}") from None
         if v < 1 or v != float(k):
-            raise ValueError(f"shots must be positive integers or 'all', got {k!r}")
+            raise InputError(f"shots must be positive integers or 'all', got {k!r}")
         out.append(v)
     if not out:
-        raise ValueError("give at least one shots value")
+        raise InputError("give at least one shots value")
     ints = sorted({k for k in out if k != ALL})
     return ints + ([ALL] if ALL in out else [])
 
@@ -63,7 +64,7 @@ def shots_order(values: Iterable) -> list[str]:
 def _check_protocols(protocols: Sequence[str]) -> list[str]:
     bad = [p for p in protocols if p not in PROTOCOLS]
     if bad or not protocols:
-        raise ValueError(f"unknown protocol(s) {bad or protocols}; choose from {', '.join(PROTOCOLS)}")
+        raise InputError(f"unknown protocol(s) {bad or protocols}; choose from {', '.join(PROTOCOLS)}")
     return list(dict.fromkeys(protocols))
 
 
@@ -76,7 +77,7 @@ def _plan(labels: np.ndarray, shots: list, seeds: Sequence[int], target: Target)
             plan += [(ALL, s, None) for s in seeds]
             continue
         if k > counts.min():
-            raise ValueError(f"{k} shots asked but target {target.name!r} has only {counts.min()} training "
+            raise InputError(f"{k} shots asked but target {target.name!r} has only {counts.min()} training "
                              "images in its smallest class; lower the shots or raise the training pool")
         plan += [(str(k), s, k_shot_indices(labels, k, seed=s, num_classes=target.num_classes)) for s in seeds]
     return plan
@@ -132,12 +133,12 @@ def run_transfer(
     s = TransferRunSettings.merged(settings, options)
     protocols, shots, seeds, Cs, folds, source_threat = s.protocols, s.shots, s.seeds, s.Cs, s.folds, s.source_threat
     if not sources or not targets:
-        raise ValueError("give at least one source and one target")
+        raise InputError("give at least one source and one target")
     protocols = _check_protocols(protocols)
     shots = parse_shots(shots)
     seeds = list(dict.fromkeys(int(s) for s in seeds))
     if not seeds:
-        raise ValueError("give at least one seed")
+        raise InputError("give at least one seed")
     ft_config = finetune_config or FinetuneConfig()
     rows = []
     jobs = []

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from optimist.core.errors import InputError
 from optimist.transfer.protocols import COLUMNS, PROTOCOLS, shots_order
 from optimist.transfer.sources import Source, display_label
 
@@ -24,9 +25,9 @@ def check_results(df: pd.DataFrame) -> None:
     """Raise ``ValueError`` if ``df`` is not a transfer results table (columns missing or empty)."""
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
-        raise ValueError(f"not a transfer results table: missing columns {missing}")
+        raise InputError(f"not a transfer results table: missing columns {missing}")
     if df.empty:
-        raise ValueError("the results table is empty")
+        raise InputError("the results table is empty")
 
 
 def _interval(values: np.ndarray, confidence: float) -> tuple[float, float, float]:
@@ -95,7 +96,7 @@ def gains(df: pd.DataFrame, baseline_norm: str = "none", confidence: float = 0.9
     check_results(df)
     base = df[df["norm"] == baseline_norm]
     if base.empty:
-        raise ValueError(f"no baseline source with norm {baseline_norm!r} in the results")
+        raise InputError(f"no baseline source with norm {baseline_norm!r} in the results")
     key = ["target", "protocol", "shots", "seed"]
     base = base.groupby(key, as_index=False)["accuracy"].mean().rename(columns={"accuracy": "baseline"})
     merged = df[df["norm"] != baseline_norm].merge(base, on=key)
@@ -108,7 +109,7 @@ def gains(df: pd.DataFrame, baseline_norm: str = "none", confidence: float = 0.9
                      "standard": float(g["baseline"].mean()), "robust": float(g["accuracy"].mean()),
                      "gain": mean, "ci_low": lo, "ci_high": hi, "seeds": len(g), "verdict": verdict})
     if not rows:
-        raise ValueError("no robust source to compare with the baseline")
+        raise InputError("no robust source to compare with the baseline")
     return _ordered(pd.DataFrame(rows))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from optimist.core import zoo
+from optimist.core.errors import InputError
 from optimist.core.models import require_classifier
 
 # Trained on Fashion-MNIST classes 0-4 only: their features have never seen a target class.
@@ -87,7 +88,7 @@ def load_sources(names: tuple[str, ...] | list[str] = DEFAULT_SOURCES, root=None
                  device=None) -> list[Source]:
     """Zoo models by name (trained and cached first if missing), ordered by norm then epsilon."""
     if not names:
-        raise ValueError("give at least one source model name")
+        raise InputError("give at least one source model name")
     sources = [source_from_model(zoo.get(n, root=root, progress=progress, device=device), n) for n in names]
     return sort_sources(sources)
 

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from optimist.core.data import k_per_class, load_dataset, subset
+from optimist.core.errors import InputError
 
 SOURCE_CLASSES: tuple[int, ...] = (0, 1, 2, 3, 4)
 TARGET_CLASSES: tuple[int, ...] = (5, 6, 7, 8, 9)
@@ -46,7 +47,7 @@ def labels_of(dataset: Dataset) -> np.ndarray:
         return labels_of(dataset.dataset)[np.asarray(dataset.indices, dtype=np.int64)]
     targets = getattr(dataset, "targets", None)
     if targets is None:
-        raise ValueError(f"{type(dataset).__name__} has no .targets; wrap it so labels can be read without "
+        raise InputError(f"{type(dataset).__name__} has no .targets; wrap it so labels can be read without "
                          "loading every image")
     return torch.as_tensor(targets).long().numpy()
 
@@ -66,17 +67,17 @@ def check_disjoint(source_classes: Sequence[int], target_classes: Sequence[int])
     """Raise ``ValueError`` unless the source and target class sets are non-empty and share no class."""
     src, tgt = set(int(c) for c in source_classes), set(int(c) for c in target_classes)
     if not src or not tgt:
-        raise ValueError("source and target class sets must both be non-empty")
+        raise InputError("source and target class sets must both be non-empty")
     shared = sorted(src & tgt)
     if shared:
-        raise ValueError(f"source and target share classes {shared}: the target would not be new to the source")
+        raise InputError(f"source and target share classes {shared}: the target would not be new to the source")
 
 
 def _cap_per_class(ds, per_class: int | None, seed: int):
     if per_class is None:
         return ds
     if per_class < 1:
-        raise ValueError(f"per-class cap must be >= 1, got {per_class}")
+        raise InputError(f"per-class cap must be >= 1, got {per_class}")
     smallest = int(np.bincount(labels_of(ds), minlength=ds.info.num_classes).min())
     return k_per_class(ds, min(per_class, smallest), seed=seed)
 
@@ -113,11 +114,11 @@ def dataset_target(name: str, train: Dataset, test: Dataset) -> Target:
     """
     for split, ds in (("train", train), ("test", test)):
         if len(ds) == 0:
-            raise ValueError(f"the {split} dataset is empty")
+            raise InputError(f"the {split} dataset is empty")
         labels_of(ds)
     n_train, n_test = num_classes_of(train), num_classes_of(test)
     if n_train != n_test:
-        raise ValueError(f"train has {n_train} classes but test has {n_test}")
+        raise InputError(f"train has {n_train} classes but test has {n_test}")
     return Target(name, train, test)
 
 
@@ -136,7 +137,7 @@ def load_target(name: str, **kwargs) -> Target:
         return fashion_split(**kwargs)
     if name == "digits":
         return digits_target(**kwargs)
-    raise ValueError(f"unknown target {name!r}; shipped targets: {', '.join(TARGETS)} "
+    raise InputError(f"unknown target {name!r}; shipped targets: {', '.join(TARGETS)} "
                      "(use dataset_target or folder_target for your own data)")
 
 
@@ -148,15 +149,15 @@ def k_shot_indices(labels: Sequence[int] | np.ndarray, k: int, *, seed: int = 0,
     """
     labels = np.asarray(labels)
     if labels.ndim != 1:
-        raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
+        raise InputError(f"labels must be 1-D, got shape {labels.shape}")
     if int(k) != k or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+        raise InputError(f"k must be a positive integer, got {k!r}")
     n_cls = int(num_classes if num_classes is not None else labels.max() + 1)
     rng = np.random.default_rng(seed)
     picks = []
     for c in range(n_cls):
         idx = np.flatnonzero(labels == c)
         if len(idx) < k:
-            raise ValueError(f"class {c} has {len(idx)} examples, fewer than k={k}")
+            raise InputError(f"class {c} has {len(idx)} examples, fewer than k={k}")
         picks.append(rng.choice(idx, size=int(k), replace=False))
     return np.sort(np.concatenate(picks))

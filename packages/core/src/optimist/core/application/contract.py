@@ -23,6 +23,7 @@ from torch import nn
 
 from optimist.core import zoo
 from optimist.core.attacks import training_threat
+from optimist.core.errors import InputError
 from optimist.core.files import atomic_write_text
 from optimist.core.report import Report, provenance
 from optimist.core.settings import Settings
@@ -54,7 +55,7 @@ class Result:
     def __post_init__(self) -> None:
         missing = [c for c in TABLE_COLUMNS if c not in self.table.columns]
         if missing:
-            raise ValueError(f"{self.application} result table lacks columns {missing}; it needs {TABLE_COLUMNS}")
+            raise InputError(f"{self.application} result table lacks columns {missing}; it needs {TABLE_COLUMNS}")
 
     def to_section(self, section) -> None:
         """Add text, tables, figures (with their captions) and settings to a report section."""

@@ -10,6 +10,7 @@ from torch import nn
 from optimist.core.attacks.pgd import frozen
 from optimist.core.attacks.threat import Threat, as_threat
 from optimist.core.checks import check_images
+from optimist.core.errors import InputError
 
 
 @dataclass
@@ -40,11 +41,11 @@ def _norm_of(threat) -> str:
     """The norm of a Threat, its text (``"l2:inf"``) or a bare norm name; DeepFool itself sets the size."""
     if isinstance(threat, str) and ":" not in threat:
         if threat not in ("l2", "linf"):
-            raise ValueError(f"unknown norm {threat!r}; use 'l2' or 'linf' (or a Threat such as 'l2:inf')")
+            raise InputError(f"unknown norm {threat!r}; use 'l2' or 'linf' (or a Threat such as 'l2:inf')")
         return threat
     t = as_threat(threat)
     if not t.unbounded:
-        raise ValueError(f"DeepFool finds the smallest perturbation, so it takes no budget; got {t}. Pass the norm: "
+        raise InputError(f"DeepFool finds the smallest perturbation, so it takes no budget; got {t}. Pass the norm: "
                          f"'{t.norm}' or Threat('{t.norm}', inf)")
     return t.norm
 
@@ -73,12 +74,12 @@ def deepfool(
     check_images(x)
     norm = _norm_of(norm)
     if basis is not None and norm != "l2":
-        raise ValueError("a subspace basis is supported for the L2 DeepFool only")
+        raise InputError("a subspace basis is supported for the L2 DeepFool only")
     x0 = x.detach()
     n = x0.shape[0]
     flat_dim = x0[0].numel()
     if basis is not None and (basis.ndim != 2 or basis.shape[1] != flat_dim):
-        raise ValueError(f"basis must have shape (K, {flat_dim}), got {tuple(basis.shape)}")
+        raise InputError(f"basis must have shape (K, {flat_dim}), got {tuple(basis.shape)}")
 
     with frozen(model), torch.no_grad():
         logits0 = model(x0)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from optimist.core.errors import InputError
+
 Objective = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 LabelLoss = Callable[..., torch.Tensor]
 DLR_EPS = 1e-12
@@ -43,7 +45,7 @@ def margin_of_logits(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def _need_classes(logits: torch.Tensor, k: int, name: str) -> None:
     if logits.shape[1] < k:
-        raise ValueError(f"the {name} loss needs at least {k} classes, the model has {logits.shape[1]}; "
+        raise InputError(f"the {name} loss needs at least {k} classes, the model has {logits.shape[1]}; "
                          "use loss='margin' or 'ce' instead")
 
 
@@ -94,7 +96,7 @@ PAIR_LOSSES = ("dlr-targeted", "margin-targeted")
 def label_loss(name: str) -> LabelLoss:
     """The label loss called ``name`` in :data:`LABEL_LOSSES`; a clear error for any other name."""
     if name not in LABEL_LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LABEL_LOSSES)} or pass an objective")
+        raise InputError(f"unknown loss {name!r}; choose one of {', '.join(LABEL_LOSSES)} or pass an objective")
     return LABEL_LOSSES[name]
 
 

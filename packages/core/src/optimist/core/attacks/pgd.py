@@ -18,6 +18,7 @@ from torch import nn
 from optimist.core.attacks.objectives import PAIR_LOSSES, Objective, label_loss
 from optimist.core.attacks.threat import Threat, as_threat
 from optimist.core.checks import check_labels, check_model_input
+from optimist.core.errors import InputError
 from optimist.core.models.layout import channels_last
 from optimist.core.settings import Settings, setting
 
@@ -66,10 +67,10 @@ def _score(model, x, y, objective, targeted, label_loss, target=None):
         if isinstance(loss, tuple):  # (loss, fooled): the objective says which examples are done
             loss, success = loss
             if success.shape != (x.shape[0],) or success.dtype != torch.bool:
-                raise ValueError(f"objective's success must be a bool tensor of shape ({x.shape[0]},); "
+                raise InputError(f"objective's success must be a bool tensor of shape ({x.shape[0]},); "
                                  f"got {success.dtype} {tuple(success.shape)}")
         if loss.ndim != 1 or loss.shape[0] != x.shape[0]:
-            raise ValueError(f"objective must return one loss per example, shape ({x.shape[0]},); "
+            raise InputError(f"objective must return one loss per example, shape ({x.shape[0]},); "
                              f"got {tuple(loss.shape)}")
     return (-loss if targeted else loss), success
 
@@ -271,19 +272,19 @@ def pgd(
         else:
             step_size = threat.default_step_size(steps)
     if not step_size > 0:
-        raise ValueError(f"step_size must be positive, got {step_size}")
+        raise InputError(f"step_size must be positive, got {step_size}")
     loss_fn = label_loss(loss)
     if (loss in PAIR_LOSSES) != (target is not None) and objective is None:
-        raise ValueError(f"loss {loss!r} " + ("needs target=, one wrong class per example" if target is None else
+        raise InputError(f"loss {loss!r} " + ("needs target=, one wrong class per example" if target is None else
                          f"takes no target; use one of {', '.join(PAIR_LOSSES)} with target="))
     if target is not None:
         if objective is not None or targeted:
-            raise ValueError("target= goes with a pair label loss, not with objective= or targeted=True")
+            raise InputError("target= goes with a pair label loss, not with objective= or targeted=True")
         check_labels(target, x.shape[0], getattr(model, "num_classes", None), name="target")
         if (target == y).any():
-            raise ValueError("target must differ from the label y for every example")
+            raise InputError("target must differ from the label y for every example")
     if return_loss and not keep_best:
-        raise ValueError("return_loss needs keep_best=True")
+        raise InputError("return_loss needs keep_best=True")
 
     x0 = x.detach().clone()
     with frozen(model), channels_last(model):

@@ -21,6 +21,7 @@ from optimist.core.attacks.objectives import margin_of_logits
 from optimist.core.attacks.pgd import frozen
 from optimist.core.attacks.threat import Threat, as_threat
 from optimist.core.checks import check_images, check_labels
+from optimist.core.errors import InputError
 from optimist.core.models.layout import channels_last
 
 # fraction of a 10,000-query run at which the square's area halves (the paper's schedule)
@@ -80,11 +81,11 @@ def square(
     check_images(x)
     check_labels(y, x.shape[0], getattr(model, "num_classes", None))
     if threat.unbounded:
-        raise ValueError("the square attack needs a finite budget; pass e.g. 'linf:0.1' or 'l2:1.5'")
+        raise InputError("the square attack needs a finite budget; pass e.g. 'linf:0.1' or 'l2:1.5'")
     if queries < 0:
-        raise ValueError(f"queries must be >= 0, got {queries}")
+        raise InputError(f"queries must be >= 0, got {queries}")
     if not 0 < p_init <= 1:
-        raise ValueError(f"p_init is a fraction of the image area in (0, 1], got {p_init}")
+        raise InputError(f"p_init is a fraction of the image area in (0, 1], got {p_init}")
     x0 = x.detach()
     n, ch, h, w = x0.shape
     eps = threat.eps
@@ -98,7 +99,7 @@ def square(
         m_best = _margin(model, x_best, y)
         if x_init is not None:
             if x_init.shape != x0.shape:
-                raise ValueError(f"x_init must have the shape of x, {tuple(x0.shape)}; got {tuple(x_init.shape)}")
+                raise InputError(f"x_init must have the shape of x, {tuple(x0.shape)}; got {tuple(x_init.shape)}")
             x_start = (x0 + threat.project(x_init.detach() - x0)).clamp(0, 1)
             m_start = _margin(model, x_start, y)
             better = m_start < m_best

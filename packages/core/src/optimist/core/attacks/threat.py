@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from optimist.core.errors import InputError
+
 NORMS = ("linf", "l2")
 
 
@@ -31,10 +33,10 @@ class Threat:
 
     def __post_init__(self):
         if self.norm not in NORMS:
-            raise ValueError(f"unknown norm {self.norm!r}; use one of {', '.join(NORMS)}")
+            raise InputError(f"unknown norm {self.norm!r}; use one of {', '.join(NORMS)}")
         eps = float(self.eps)
         if math.isnan(eps) or eps < 0:
-            raise ValueError(f"epsilon must be a non-negative number (or inf), got {self.eps!r}")
+            raise InputError(f"epsilon must be a non-negative number (or inf), got {self.eps!r}")
         object.__setattr__(self, "eps", eps)
 
     @classmethod
@@ -44,7 +46,7 @@ class Threat:
             norm, eps = text.split(":")
             return cls(norm.strip().lower(), float(eps))
         except ValueError as e:
-            raise ValueError(f"cannot read threat {text!r}: write NORM:EPS, e.g. linf:0.1 or l2:1.5 ({e})") from None
+            raise InputError(f"cannot read threat {text!r}: write NORM:EPS, e.g. linf:0.1 or l2:1.5 ({e})") from None
 
     def __str__(self) -> str:
         return f"{self.norm}:{self.eps:g}"
@@ -56,7 +58,7 @@ class Threat:
     def default_step_size(self, steps: int) -> float:
         """MadryLab ``robustness`` convention: 2.5 * eps / steps."""
         if self.unbounded:
-            raise ValueError("an unbounded threat (eps=inf) needs an explicit step_size")
+            raise InputError("an unbounded threat (eps=inf) needs an explicit step_size")
         return 2.5 * self.eps / max(steps, 1)
 
     def size(self, delta: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset
 
 from optimist.core.data.info import DatasetInfo
 from optimist.core.data.tensor_dataset import ImageTensorDataset
-from optimist.core.errors import DatasetNotFoundError
+from optimist.core.errors import DatasetNotFoundError, InputError
 from optimist.core.paths import optimist_home
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -61,9 +61,9 @@ def load_dataset(
     """
     key = name.lower().replace("_", "-")
     if key not in _LOADERS:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(available_datasets())}")
+        raise InputError(f"unknown dataset {name!r}; known datasets: {', '.join(available_datasets())}")
     if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise InputError(f"split must be 'train' or 'test', got {split!r}")
     root_str = None if root is None else str(Path(root).expanduser())
     return _LOADERS[key](split, root_str, download, image_size)
 
@@ -230,7 +230,7 @@ def _load_imagefolder(split: str, root: str | None, download: bool, image_size: 
     from torchvision import transforms
 
     if not root:
-        raise ValueError("the 'imagefolder' dataset needs root= a folder with one sub-folder per class")
+        raise InputError("the 'imagefolder' dataset needs root= a folder with one sub-folder per class")
     path = Path(root)
     if (path / split).is_dir():
         path = path / split

@@ -8,6 +8,7 @@ import torch
 from torch.utils.data import Dataset
 
 from optimist.core.data.tensor_dataset import ImageTensorDataset
+from optimist.core.errors import InputError
 
 
 def _as_tensor_dataset(dataset: Dataset) -> ImageTensorDataset:
@@ -32,7 +33,7 @@ def subset(dataset: Dataset, n: int | None = None, seed: int = 0, classes: Seque
         classes = [int(c) for c in classes]
         bad = [c for c in classes if not 0 <= c < info.num_classes]
         if bad or len(set(classes)) != len(classes):
-            raise ValueError(f"classes must be distinct labels in [0, {info.num_classes}), got {classes}")
+            raise InputError(f"classes must be distinct labels in [0, {info.num_classes}), got {classes}")
         keep = torch.isin(targets, torch.tensor(classes))
         images, targets = images[keep], targets[keep]
         if relabel:
@@ -55,7 +56,7 @@ def k_per_class(dataset: Dataset, k: int, seed: int = 0) -> ImageTensorDataset:
     for c in range(ds.info.num_classes):
         idx = (ds.targets == c).nonzero().flatten()
         if len(idx) < k:
-            raise ValueError(f"class {c} ({ds.info.class_names[c]}) has {len(idx)} examples, fewer than k={k}")
+            raise InputError(f"class {c} ({ds.info.class_names[c]}) has {len(idx)} examples, fewer than k={k}")
         picks.append(idx[torch.randperm(len(idx), generator=g)[:k]])
     idx = torch.cat(picks).sort().values
     return ImageTensorDataset(ds.images[idx], ds.targets[idx], ds.info)

@@ -7,7 +7,14 @@ import torch
 from torch.utils.data import Dataset
 
 from optimist.core.data.info import DatasetInfo
-from optimist.core.errors import DataSpecError, ImageDTypeError, ImageRangeError, ImageShapeError, LabelError
+from optimist.core.errors import (
+    DataSpecError,
+    ImageDTypeError,
+    ImageRangeError,
+    ImageShapeError,
+    InputError,
+    LabelError,
+)
 
 
 class ImageTensorDataset(Dataset):
@@ -15,9 +22,9 @@ class ImageTensorDataset(Dataset):
 
     def __init__(self, images: torch.Tensor, targets: torch.Tensor, info: DatasetInfo):
         if images.ndim != 4:
-            raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+            raise InputError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
         if len(images) != len(targets):
-            raise ValueError(f"{len(images)} images but {len(targets)} labels")
+            raise InputError(f"{len(images)} images but {len(targets)} labels")
         self.images = images.float().contiguous()
         self.targets = targets.long().contiguous()
         self.info = info

@@ -12,6 +12,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from optimist.core.errors import InputError
+
 
 class Normalize(nn.Module):
     """Per-channel (x - mean) / std, stored as buffers so checkpoints carry it."""
@@ -36,7 +38,7 @@ class Classifier(nn.Module):
         mean = list(mean) if mean else [0.5] * in_channels
         std = list(std) if std else [0.5] * in_channels
         if len(mean) != in_channels or len(std) != in_channels:
-            raise ValueError(f"mean/std need {in_channels} values (one per channel), got {mean} / {std}")
+            raise InputError(f"mean/std need {in_channels} values (one per channel), got {mean} / {std}")
         self.normalize = Normalize(mean, std)
         self.body = body
         self.head = nn.Linear(feature_dim, num_classes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from optimist.core.errors import InputError
 from optimist.core.models.base import Classifier
 from optimist.core.models.convnets import MLP, LeNet, SmallCNN, WideCNN
 from optimist.core.models.preact import PreActResNet18, PreActResNet18BN
@@ -28,9 +29,9 @@ def build_model(name: str, num_classes: int = 10, in_channels: int = 1, image_si
     ``mean``/``std`` are the per-channel normalisation the model applies internally (default 0.5/0.5).
     """
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+        raise InputError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
     if num_classes < 1 or in_channels < 1 or image_size < 4:
-        raise ValueError(f"bad model shape: num_classes={num_classes}, in_channels={in_channels}, "
+        raise InputError(f"bad model shape: num_classes={num_classes}, in_channels={in_channels}, "
                          f"image_size={image_size}")
     return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size, mean=mean, std=std)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from optimist.core.errors import InputError
 from optimist.core.models.base import Classifier
 
 
@@ -49,7 +50,7 @@ class _WideBody(nn.Module):
     def __init__(self, depth: int, width: int, in_channels: int):
         super().__init__()
         if (depth - 4) % 6:
-            raise ValueError(f"a WideResNet depth must be 6n + 4 (16, 22, 28, 34, 40, 70, ...), got {depth}")
+            raise InputError(f"a WideResNet depth must be 6n + 4 (16, 22, 28, 34, 40, 70, ...), got {depth}")
         n = (depth - 4) // 6
         ch = [16, 16 * width, 32 * width, 64 * width]
         self.conv1 = nn.Conv2d(in_channels, ch[0], 3, stride=1, padding=1, bias=False)

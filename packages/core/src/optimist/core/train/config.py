@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from optimist.core.attacks import Threat, as_threat
+from optimist.core.errors import InputError
 
 METHODS = ("standard", "pgd", "trades", "fast")
 OPTIMIZERS = ("adam", "sgd")
@@ -43,17 +44,17 @@ class TrainConfig:
 
     def __post_init__(self):
         if self.method not in METHODS:
-            raise ValueError(f"unknown training method {self.method!r}; choose one of {', '.join(METHODS)}")
+            raise InputError(f"unknown training method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+            raise InputError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+            raise InputError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
         if self.method != "standard":
             if self.threat is None:
-                raise ValueError(f"method {self.method!r} needs a threat, e.g. threat='linf:0.1'")
+                raise InputError(f"method {self.method!r} needs a threat, e.g. threat='linf:0.1'")
             object.__setattr__(self, "threat", str(as_threat(self.threat)))
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
-            raise ValueError("epochs and batch_size must be >= 1 and lr > 0")
+            raise InputError("epochs and batch_size must be >= 1 and lr > 0")
 
     @property
     def threat_obj(self) -> Threat | None:

@@ -30,6 +30,7 @@ from optimist.core.checkpoints import (
     write_latest,
 )
 from optimist.core.data import ImageTensorDataset, make_loader
+from optimist.core.errors import InputError
 from optimist.core.models.layout import channels_last
 from optimist.core.runtime import evaluating, library_versions
 from optimist.core.train import distributed as dist_utils
@@ -109,7 +110,7 @@ def _resume_point(run_dir: Path, model: nn.Module, cfg: TrainConfig, opt, sched)
     state = load_state(ckpt)
     saved = TrainConfig.from_dict(state["config"])
     if saved != cfg:
-        raise ValueError(f"cannot resume {run_dir}: it was trained with {saved}, not {cfg}. "
+        raise InputError(f"cannot resume {run_dir}: it was trained with {saved}, not {cfg}. "
                          "Use a new --out folder or the same settings.")
     load_into(model, load_weights(ckpt), source=str(ckpt))
     opt.load_state_dict(state["optimizer"])
@@ -165,7 +166,7 @@ def train(
     if run_dir is not None and resume:
         start_epoch, history = _resume_point(run_dir, model, config, opt, sched)
     elif run_dir is not None and (run_dir / "latest.json").exists():
-        raise ValueError(f"{run_dir} already holds a run; pass resume=True (--resume) or choose another folder")
+        raise InputError(f"{run_dir} already holds a run; pass resume=True (--resume) or choose another folder")
     with channels_last(model):  # faster on CPU; restored to the caller's layout afterwards
         wrapped = dist_utils.wrap(model, ctx)
         card = {"model": getattr(model, "config", lambda: {})(), "versions": library_versions(), **(card or {})}

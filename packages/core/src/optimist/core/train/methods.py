@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimist.core.attacks import pgd
+from optimist.core.errors import InputError
 from optimist.core.runtime import evaluating
 from optimist.core.train.config import TrainConfig
 
@@ -48,4 +49,4 @@ def method_loss(model: nn.Module, raw: nn.Module, x: torch.Tensor, y: torch.Tens
         robust = F.kl_div(F.log_softmax(logits_adv, 1), F.log_softmax(logits, 1), reduction="batchmean",
                           log_target=True)
         return F.cross_entropy(logits, y) + cfg.trades_beta * robust, logits.detach(), logits_adv.detach()
-    raise ValueError(f"unknown method {cfg.method!r}")
+    raise InputError(f"unknown method {cfg.method!r}")

@@ -11,6 +11,7 @@ from typing import Callable
 import pandas as pd
 import torch
 
+from optimist.core.errors import InputError
 from optimist.core.stats import paired_interval, proportion_interval
 from optimist.generation.diffusion.guidance import Guidance
 from optimist.generation.diffusion.pipeline import GuidedDiffusionPipeline
@@ -35,7 +36,7 @@ class GuidanceKind:
 def class_labels(classes: list[int], per_class: int) -> torch.Tensor:
     """``per_class`` copies of each class, class-major: the same label layout for every run."""
     if per_class < 1 or not classes:
-        raise ValueError(f"need at least one class and per_class >= 1, got {classes}, {per_class}")
+        raise InputError(f"need at least one class and per_class >= 1, got {classes}, {per_class}")
     return torch.tensor(classes).repeat_interleave(per_class)
 
 
@@ -52,7 +53,7 @@ def sweep(pipe: GuidedDiffusionPipeline, kinds: list[GuidanceKind], scales: list
           ) -> tuple[pd.DataFrame, dict[tuple[str, float], torch.Tensor]]:
     """One row per (kind, scale) plus the unguided and real-image rows; also returns every batch of images."""
     if any(s <= 0 for k in kinds for s in (k.scales or scales)):
-        raise ValueError(f"scales must be > 0 (the unguided row is added once), got {scales}")
+        raise InputError(f"scales must be > 0 (the unguided row is added once), got {scales}")
     rows, images = [], {}
     plain = sample(pipe, GuidanceKind(UNGUIDED, None), 0.0, labels, seed, steps)
     images[(UNGUIDED, 0.0)] = plain

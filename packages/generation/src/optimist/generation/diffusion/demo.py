@@ -17,6 +17,7 @@ from diffusers import DDIMScheduler
 from optimist.core import zoo
 from optimist.core.data import load_dataset, subset
 from optimist.core.demo import DemoOptions
+from optimist.core.errors import InputError
 from optimist.core.report import Section
 from optimist.generation.diffusion.cache import get_ddpm, get_noise_classifier, load_ddpm
 from optimist.generation.diffusion.compare import (
@@ -90,14 +91,14 @@ class DiffusionDemoSettings:
 
     def __post_init__(self):
         if self.preset not in PRESETS:
-            raise ValueError(f"unknown diffusion preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+            raise InputError(f"unknown diffusion preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
         if bad := set(self.kinds) - {"x0", "noise-aware"}:
-            raise ValueError(f"unknown guidance kinds {sorted(bad)}; choose from 'x0', 'noise-aware'")
+            raise InputError(f"unknown guidance kinds {sorted(bad)}; choose from 'x0', 'noise-aware'")
         if self.curve_size < 1 or not self.curve_timesteps or not all(0 <= t < 1000 for t in self.curve_timesteps):
-            raise ValueError(f"curve_size must be >= 1 and curve_timesteps in [0, 1000), got {self.curve_size}, "
+            raise InputError(f"curve_size must be >= 1 and curve_timesteps in [0, 1000), got {self.curve_size}, "
                              f"{self.curve_timesteps}")
         if min(self.noise_steps, self.adv_steps, self.noise_batch, self.attack_steps, self.per_class) < 1:
-            raise ValueError("noise_steps, adv_steps, noise_batch, attack_steps and per_class must be >= 1")
+            raise InputError("noise_steps, adv_steps, noise_batch, attack_steps and per_class must be >= 1")
 
     @property
     def noise_scales(self) -> list[float]:
@@ -127,10 +128,10 @@ class DiffusionDemoSettings:
         extra.update({k: v for k, v in options.extra.items() if k in names})
         bad = set(extra) - names
         if bad:
-            raise ValueError(f"unknown diffusion demo settings {sorted(bad)}; known: {sorted(names)}")
+            raise InputError(f"unknown diffusion demo settings {sorted(bad)}; known: {sorted(names)}")
         preset = extra.pop("preset", "quick" if options.quick else "cpu")
         if preset not in PRESETS:
-            raise ValueError(f"unknown diffusion preset {preset!r}; choose one of {', '.join(PRESETS)}")
+            raise InputError(f"unknown diffusion preset {preset!r}; choose one of {', '.join(PRESETS)}")
         base = {"cpu": cls, "gpu": cls.gpu, "quick": cls.quick}[preset]()
         return cls(**{**asdict(base), **extra})
 

@@ -20,6 +20,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from optimist.core.errors import InputError
 from optimist.core.runtime import evaluating
 from optimist.generation.diffusion.unet import to_image_space
 
@@ -32,9 +33,9 @@ class Guidance(Protocol):
 
 def _log_prob_grad(logits: torch.Tensor, labels: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor:
     if logits.ndim != 2 or logits.shape[0] != labels.shape[0]:
-        raise ValueError(f"classifier returned logits of shape {tuple(logits.shape)} for {labels.shape[0]} labels")
+        raise InputError(f"classifier returned logits of shape {tuple(logits.shape)} for {labels.shape[0]} labels")
     if labels.min() < 0 or labels.max() >= logits.shape[1]:
-        raise ValueError(f"labels must be in [0, {logits.shape[1]}), got [{labels.min()}, {labels.max()}]")
+        raise InputError(f"labels must be in [0, {logits.shape[1]}), got [{labels.min()}, {labels.max()}]")
     log_p = logits.log_softmax(1).gather(1, labels[:, None]).sum()
     (grad,) = torch.autograd.grad(log_p, wrt)
     return grad
@@ -45,7 +46,7 @@ class CleanGuidance:
 
     def __init__(self, classifier: nn.Module, through_unet: bool = True, weighting: str = "x0"):
         if weighting not in ("x0", "xt"):
-            raise ValueError(f"weighting must be 'x0' or 'xt', got {weighting!r}")
+            raise InputError(f"weighting must be 'x0' or 'xt', got {weighting!r}")
         self.classifier = classifier  # used in eval mode for each step, then left in the caller's mode
         self.through_unet = through_unet
         self.weighting = weighting

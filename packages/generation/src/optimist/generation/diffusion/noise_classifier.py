@@ -19,6 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.core.attacks import Threat, pgd
+from optimist.core.errors import InputError
 from optimist.core.runtime import evaluating
 from optimist.generation.diffusion.unet import to_model_space
 
@@ -132,12 +133,12 @@ class NoiseClassifierConfig:
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or self.eps < 0 or self.attack_steps < 1 or self.width < 8:
-            raise ValueError(f"invalid noise-classifier config (steps, batch_size, attack_steps >= 1, eps >= 0, "
+            raise InputError(f"invalid noise-classifier config (steps, batch_size, attack_steps >= 1, eps >= 0, "
                              f"width >= 8): {self}")
         if not self.lr > 0 or self.weight_decay < 0:
-            raise ValueError(f"lr must be > 0 and weight_decay >= 0, got {self.lr}, {self.weight_decay}")
+            raise InputError(f"lr must be > 0 and weight_decay >= 0, got {self.lr}, {self.weight_decay}")
         if self.lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
+            raise InputError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
 
     @property
     def adversarial(self) -> bool:
@@ -155,7 +156,7 @@ def train_noise_classifier(images: torch.Tensor, labels: torch.Tensor, scheduler
     The history holds the loss per step, the fraction of each batch the attack fooled, and the wall time.
     """
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels")
+        raise InputError(f"{images.shape[0]} images but {labels.shape[0]} labels")
     g = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     model = NoiseAwareClassifier(num_classes, width=config.width)
@@ -203,7 +204,7 @@ def noised_test_set(images: torch.Tensor, scheduler, t: int, *, seed: int = 0) -
     The same seed gives the same noise for every model judged at this ``t``.
     """
     if not 0 <= t < scheduler.config.num_train_timesteps:
-        raise ValueError(f"t must be in [0, {scheduler.config.num_train_timesteps}), got {t}")
+        raise InputError(f"t must be in [0, {scheduler.config.num_train_timesteps}), got {t}")
     g = torch.Generator().manual_seed(seed * 1000 + int(t))
     x0 = to_model_space(images.float())
     tt = torch.full((x0.shape[0],), int(t), dtype=torch.long)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from optimist.core.errors import InputError
 from optimist.core.runtime import evaluating, model_device, predict
 from optimist.generation.diffusion.noise_classifier import TIMESTEPS, noised_accuracy, noised_test_set
 from optimist.generation.diffusion.unet import to_image_space
@@ -56,7 +57,7 @@ def accuracy_curve(noise_models: dict[str, nn.Module], images: torch.Tensor, lab
     """One row per t: a_t, per-pixel SNR, each noise-aware model's accuracy on x_t and (with ``unet``) each
     clean model's accuracy on the one-step x0_hat. Columns of the readers are prefixed "x_t: " / "x0-hat: "."""
     if len(timesteps) == 0:
-        raise ValueError("timesteps is empty")
+        raise InputError("timesteps is empty")
     a = scheduler.alphas_cumprod
     table = pd.DataFrame({"alpha_bar": [float(a[t]) for t in timesteps],
                           "snr": [float((a[t] / (1 - a[t])).sqrt()) for t in timesteps]},

@@ -21,6 +21,7 @@ from diffusers import DDIMScheduler, DDPMScheduler, DiffusionPipeline, UNet2DMod
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
+from optimist.core.errors import InputError
 from optimist.generation.diffusion.guidance import Guidance
 from optimist.generation.diffusion.unet import to_image_space
 
@@ -82,13 +83,13 @@ class GuidedDiffusionPipeline(DiffusionPipeline):
         """
         labels = torch.as_tensor(class_labels, dtype=torch.long).flatten()
         if labels.numel() == 0:
-            raise ValueError("class_labels is empty: ask for at least one image")
+            raise InputError("class_labels is empty: ask for at least one image")
         if guidance_scale < 0:
-            raise ValueError(f"guidance_scale must be >= 0, got {guidance_scale}")
+            raise InputError(f"guidance_scale must be >= 0, got {guidance_scale}")
         if guidance_scale > 0 and guidance is None:
-            raise ValueError("guidance_scale > 0 needs a guidance (e.g. CleanGuidance(classifier))")
+            raise InputError("guidance_scale > 0 needs a guidance (e.g. CleanGuidance(classifier))")
         if num_inference_steps < 1:
-            raise ValueError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
+            raise InputError(f"num_inference_steps must be >= 1, got {num_inference_steps}")
 
         device = self.unet.device
         size = self.unet.config.sample_size

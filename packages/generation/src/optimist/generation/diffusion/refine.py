@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from optimist.core.attacks import Threat, pgd
+from optimist.core.errors import InputError
 from optimist.core.runtime import evaluating, model_device
 
 
@@ -16,7 +17,7 @@ class BigrocRefiner:
 
     def __init__(self, classifier: nn.Module, eps: float = 1.0, steps: int = 5, norm: str = "l2"):
         if eps <= 0 or steps < 1:
-            raise ValueError(f"eps must be > 0 and steps >= 1, got eps={eps}, steps={steps}")
+            raise InputError(f"eps must be > 0 and steps >= 1, got eps={eps}, steps={steps}")
         self.classifier = classifier
         self.threat = Threat(norm, eps)
         self.steps = steps

@@ -15,6 +15,7 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 from tqdm.auto import tqdm
 
+from optimist.core.errors import InputError
 from optimist.generation.diffusion.unet import to_model_space
 
 NUM_TRAIN_TIMESTEPS = 1000
@@ -35,9 +36,9 @@ class DDPMTrainConfig:
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1:
-            raise ValueError(f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}")
+            raise InputError(f"steps and batch_size must be >= 1, got {self.steps}, {self.batch_size}")
         if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+            raise InputError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,7 +91,7 @@ def train_ddpm(unet: UNet2DModel, images: torch.Tensor, config: DDPMTrainConfig 
                progress: bool = True, device: str | torch.device = "cpu") -> tuple[UNet2DModel, dict]:
     """Train ``unet`` on ``images`` (N, 1, 28, 28) in [0, 1]; returns (EMA weights in eval mode, history)."""
     if images.ndim != 4 or images.shape[0] < 1:
-        raise ValueError(f"images must be a non-empty (N, 1, 28, 28) tensor, got {tuple(images.shape)}")
+        raise InputError(f"images must be a non-empty (N, 1, 28, 28) tensor, got {tuple(images.shape)}")
     g = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     if config.train_size is not None:

@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 import torch
 from diffusers import UNet2DModel
 
+from optimist.core.errors import InputError
+
 IMAGE_SIZE = 28
 MODEL_SIZE = 32
 PAD = (MODEL_SIZE - IMAGE_SIZE) // 2
@@ -33,12 +35,12 @@ class UNetConfig:
 
     def __post_init__(self):
         if not self.block_out_channels or any(c <= 0 or c % self.norm_num_groups for c in self.block_out_channels):
-            raise ValueError(f"block_out_channels must be positive multiples of norm_num_groups="
+            raise InputError(f"block_out_channels must be positive multiples of norm_num_groups="
                              f"{self.norm_num_groups}, got {self.block_out_channels}")
         if MODEL_SIZE % 2 ** (len(self.block_out_channels) - 1):
-            raise ValueError(f"{len(self.block_out_channels)} levels do not divide {MODEL_SIZE}x{MODEL_SIZE}")
+            raise InputError(f"{len(self.block_out_channels)} levels do not divide {MODEL_SIZE}x{MODEL_SIZE}")
         if self.layers_per_block < 1:
-            raise ValueError(f"layers_per_block must be >= 1, got {self.layers_per_block}")
+            raise InputError(f"layers_per_block must be >= 1, got {self.layers_per_block}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,7 +58,7 @@ def unet_config(name_or_config: str | UNetConfig) -> UNetConfig:
     if isinstance(name_or_config, UNetConfig):
         return name_or_config
     if name_or_config not in PRESETS:
-        raise ValueError(f"unknown UNet preset {name_or_config!r}; choose one of {sorted(PRESETS)}")
+        raise InputError(f"unknown UNet preset {name_or_config!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[name_or_config]
 
 
@@ -85,7 +87,7 @@ def build_unet(config: str | UNetConfig = "small") -> UNet2DModel:
 def to_model_space(images: torch.Tensor) -> torch.Tensor:
     """(N, 1, 28, 28) images in [0, 1] -> (N, 1, 32, 32) in [-1, 1], padded with the background (-1)."""
     if images.ndim != 4 or images.shape[1:] != (1, IMAGE_SIZE, IMAGE_SIZE):
-        raise ValueError(f"images must have shape (N, 1, {IMAGE_SIZE}, {IMAGE_SIZE}), got {tuple(images.shape)}")
+        raise InputError(f"images must have shape (N, 1, {IMAGE_SIZE}, {IMAGE_SIZE}), got {tuple(images.shape)}")
     return torch.nn.functional.pad(images * 2 - 1, (PAD, PAD, PAD, PAD), value=-1.0)
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import torch
 
+from optimist.core.errors import InputError
+
 
 def pairwise_diversity(features: torch.Tensor) -> float:
     """Mean L2 distance over distinct pairs of rows of ``features`` (N, D); NaN for fewer than 2 rows."""
     if features.ndim != 2:
-        raise ValueError(f"features must be (N, D), got shape {tuple(features.shape)}")
+        raise InputError(f"features must be (N, D), got shape {tuple(features.shape)}")
     n = features.shape[0]
     if n < 2:
         return float("nan")
@@ -22,7 +24,7 @@ def pairwise_diversity(features: torch.Tensor) -> float:
 def class_diversity(features: torch.Tensor, labels: torch.Tensor) -> float:
     """Mean over classes (with at least 2 samples) of the within-class pairwise feature distance."""
     if labels.ndim != 1 or len(labels) != features.shape[0]:
-        raise ValueError(f"labels must be 1-D with {features.shape[0]} entries, got shape {tuple(labels.shape)}")
+        raise InputError(f"labels must be 1-D with {features.shape[0]} entries, got shape {tuple(labels.shape)}")
     values = [pairwise_diversity(features[labels == k]) for k in labels.unique().tolist()
               if int((labels == k).sum()) >= 2]
     return float(sum(values) / len(values)) if values else float("nan")

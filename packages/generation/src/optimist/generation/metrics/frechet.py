@@ -14,13 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
+from optimist.core.errors import InputError
+
 
 def _as_2d(a, name: str) -> np.ndarray:
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array (samples, features), got shape {a.shape}")
+        raise InputError(f"{name} must be a 2-D array (samples, features), got shape {a.shape}")
     if a.shape[0] < 2:
-        raise ValueError(f"{name} needs at least 2 samples to estimate a covariance, got {a.shape[0]}")
+        raise InputError(f"{name} needs at least 2 samples to estimate a covariance, got {a.shape[0]}")
     return a
 
 
@@ -34,7 +36,7 @@ def frechet_from_stats(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, co
                        eps: float = 1e-6) -> float:
     """Fréchet distance between N(mu_a, cov_a) and N(mu_b, cov_b)."""
     if mu_a.shape != mu_b.shape or cov_a.shape != cov_b.shape:
-        raise ValueError(f"shape mismatch: means {mu_a.shape} vs {mu_b.shape}, covariances {cov_a.shape} vs "
+        raise InputError(f"shape mismatch: means {mu_a.shape} vs {mu_b.shape}, covariances {cov_a.shape} vs "
                          f"{cov_b.shape}")
     diff = mu_a - mu_b
     covmean = linalg.sqrtm(cov_a @ cov_b)
@@ -50,7 +52,7 @@ def frechet_distance(features_a, features_b) -> float:
     """Fréchet distance between Gaussians fitted to two (N, D) feature arrays."""
     a, b = _as_2d(features_a, "features_a"), _as_2d(features_b, "features_b")
     if a.shape[1] != b.shape[1]:
-        raise ValueError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")
+        raise InputError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")
     return frechet_from_stats(*gaussian_stats(a), *gaussian_stats(b))
 
 
@@ -66,7 +68,7 @@ class PCAProjection:
     def fit(cls, reference, k: int = 16) -> "PCAProjection":
         ref = _as_2d(reference, "reference")
         if not 1 <= k <= min(ref.shape):
-            raise ValueError(f"k must be in [1, {min(ref.shape)}] for reference features of shape {ref.shape}, got {k}")
+            raise InputError(f"k must be in [1, {min(ref.shape)}] for reference features of shape {ref.shape}, got {k}")
         mean = ref.mean(0)
         _, s, vt = np.linalg.svd(ref - mean, full_matrices=False)
         var = s ** 2
@@ -75,5 +77,5 @@ class PCAProjection:
     def __call__(self, features) -> np.ndarray:
         f = np.asarray(features, dtype=np.float64)
         if f.ndim != 2 or f.shape[1] != self.components.shape[1]:
-            raise ValueError(f"features must have shape (N, {self.components.shape[1]}), got {f.shape}")
+            raise InputError(f"features must have shape (N, {self.components.shape[1]}), got {f.shape}")
         return (f - self.mean) @ self.components.T

@@ -10,13 +10,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from optimist.core.errors import InputError
+
 K1, K2 = 0.01, 0.03
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     """A normalised 2-D Gaussian kernel, shape (size, size)."""
     if size < 1 or size % 2 == 0 or sigma <= 0:
-        raise ValueError(f"window size must be odd and positive and sigma > 0, got size={size}, sigma={sigma}")
+        raise InputError(f"window size must be odd and positive and sigma > 0, got size={size}, sigma={sigma}")
     r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(r ** 2) / (2 * sigma ** 2))
     g = g / g.sum()
@@ -27,10 +29,10 @@ def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, window: int 
          sigma: float = 1.5) -> torch.Tensor:
     """Per-example SSIM of two (N, C, H, W) image batches (mean over channels and positions); 1 = identical."""
     if a.shape != b.shape or a.ndim != 4:
-        raise ValueError(f"a and b must be (N, C, H, W) batches of the same shape, got {tuple(a.shape)} and "
+        raise InputError(f"a and b must be (N, C, H, W) batches of the same shape, got {tuple(a.shape)} and "
                          f"{tuple(b.shape)}")
     if min(a.shape[-2:]) < window:
-        raise ValueError(f"images of side {tuple(a.shape[-2:])} are smaller than the {window}x{window} window")
+        raise InputError(f"images of side {tuple(a.shape[-2:])} are smaller than the {window}x{window} window")
     c = a.shape[1]
     w = gaussian_window(window, sigma).to(a.device)[None, None].repeat(c, 1, 1, 1)
     a, b = a.double(), b.double()
@@ -50,5 +52,5 @@ def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0, window: int 
 def mse(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Per-example mean squared error of two image batches."""
     if a.shape != b.shape:
-        raise ValueError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise InputError(f"a and b must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     return (a - b).flatten(1).pow(2).mean(1)

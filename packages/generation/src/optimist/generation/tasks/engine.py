@@ -12,6 +12,7 @@ from torch import nn
 
 from optimist.core.attacks import Objective, pgd
 from optimist.core.checks import check_model_input
+from optimist.core.errors import InputError
 from optimist.core.runtime import evaluating, model_device
 from optimist.generation.budgets import Budget
 from optimist.generation.result import TaskResult
@@ -21,7 +22,7 @@ BATCH = 256
 
 def check_budget(budget: Budget) -> Budget:
     if not isinstance(budget, Budget):
-        raise ValueError(f"budget must be an optimist.generation.Budget, got {type(budget).__name__}")
+        raise InputError(f"budget must be an optimist.generation.Budget, got {type(budget).__name__}")
     return budget
 
 

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from optimist.core.checks import check_labels, check_model_input
+from optimist.core.errors import InputError
 from optimist.generation.budgets import INPAINTING, Budget
 from optimist.generation.objectives import Packed, inpainting_loss
 from optimist.generation.result import TaskResult
@@ -28,7 +29,7 @@ def square_mask(n: int, *, image_size: int = 28, size: int = 10, jitter: int = 3
     Each square's centre is shifted by up to ``jitter`` pixels at random, so the hole is on the garment.
     """
     if not 1 <= size <= image_size:
-        raise ValueError(f"mask size must be in [1, {image_size}], got {size}")
+        raise InputError(f"mask size must be in [1, {image_size}], got {size}")
     mask = torch.zeros(n, 1, image_size, image_size)
     base = (image_size - size) // 2
     shifts = torch.randint(-jitter, jitter + 1, (n, 2), generator=generator) if jitter > 0 else torch.zeros(n, 2)
@@ -47,7 +48,7 @@ def corrupt(images: torch.Tensor, mask: torch.Tensor, fill: float | str = "mean"
     elif isinstance(fill, (int, float)) and 0 <= fill <= 1:
         value = torch.full_like(images[:, :, :1, :1], float(fill))
     else:
-        raise ValueError(f"fill must be 'mean' or a value in [0, 1], got {fill!r}")
+        raise InputError(f"fill must be 'mean' or a value in [0, 1], got {fill!r}")
     return images * (1 - mask) + value * mask
 
 
@@ -79,16 +80,16 @@ def inpaint(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, mask: 
     labels = check_labels(labels, images.shape[0], getattr(model, "num_classes", None))
     if mask.ndim != 4 or mask.shape[0] != images.shape[0] or mask.shape[-2:] != images.shape[-2:] \
             or mask.shape[1] not in (1, images.shape[1]):
-        raise ValueError(f"mask must have shape (N, 1 or C, H, W) matching images {tuple(images.shape)}, "
+        raise InputError(f"mask must have shape (N, 1 or C, H, W) matching images {tuple(images.shape)}, "
                          f"got {tuple(mask.shape)}")
     if ((mask != 0) & (mask != 1)).any():
-        raise ValueError("mask must hold 0 (known) and 1 (missing) only")
+        raise InputError("mask must hold 0 (known) and 1 (missing) only")
     if lam < 0:
-        raise ValueError(f"lam must be >= 0, got {lam}")
+        raise InputError(f"lam must be >= 0, got {lam}")
     mask = mask.to(images.dtype)
     start = corrupt(images, mask, fill)
     if confidence is not None and not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1) or None, got {confidence}")
+        raise InputError(f"confidence must be in (0, 1) or None, got {confidence}")
     floor = -math.log(confidence) if confidence is not None else 0.0
     y = Packed(labels=labels, original=start, keep=(1 - mask).expand_as(images).contiguous(), lam=float(lam),
                floor=floor)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from optimist.core.checks import check_labels, check_model_input
+from optimist.core.errors import InputError
 from optimist.core.runtime import evaluating, model_device
 from optimist.generation.budgets import INVERSION, Budget
 from optimist.generation.objectives import feature_distance, representation
@@ -21,7 +22,7 @@ def noise_seeds(n: int, *, shape: tuple[int, int, int] = (1, 28, 28), mean: floa
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """``mean + std * N(0, 1)`` images, clipped to [0, 1] (Engstrom et al. use 0.5 + N(0, 1)/20)."""
     if n < 0 or std < 0:
-        raise ValueError(f"n and std must be non-negative, got n={n}, std={std}")
+        raise InputError(f"n and std must be non-negative, got n={n}, std={std}")
     return (mean + std * torch.randn(n, *shape, generator=generator)).clamp(0, 1)
 
 
@@ -37,7 +38,7 @@ def invert(model: nn.Module, targets: torch.Tensor, *, seeds: torch.Tensor | Non
     if seeds is None:
         seeds = noise_seeds(n, shape=tuple(targets.shape[1:]), generator=generator)
     if seeds.shape != targets.shape:
-        raise ValueError(f"seeds must have the targets' shape {tuple(targets.shape)}, got {tuple(seeds.shape)}")
+        raise InputError(f"seeds must have the targets' shape {tuple(targets.shape)}, got {tuple(seeds.shape)}")
     if labels is not None:
         labels = check_labels(labels, n, getattr(model, "num_classes", None))
     with evaluating(model), torch.no_grad():

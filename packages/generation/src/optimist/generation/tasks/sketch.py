@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimist.core.checks import check_images, check_labels, check_model_input
+from optimist.core.errors import InputError
 from optimist.generation.budgets import SKETCH, Budget
 from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult
@@ -41,7 +42,7 @@ def sketch_to_image(model: nn.Module, sketches: torch.Tensor, labels: torch.Tens
     check_model_input(model, sketches, "sketches")
     labels = check_labels(labels, sketches.shape[0], getattr(model, "num_classes", None))
     if ground_truth is not None and ground_truth.shape != sketches.shape:
-        raise ValueError(f"ground_truth must have the sketches' shape {tuple(sketches.shape)}, "
+        raise InputError(f"ground_truth must have the sketches' shape {tuple(sketches.shape)}, "
                          f"got {tuple(ground_truth.shape)}")
     return run_task(model, "sketch-to-image", sketches, labels, targeted_loss(confidence), budget, targets=labels,
                     reference=ground_truth, settings={"confidence": confidence})

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimist.core.checks import check_images, check_labels
+from optimist.core.errors import InputError
 from optimist.generation.budgets import SUPER_RESOLUTION, Budget
 from optimist.generation.objectives import targeted_loss
 from optimist.generation.result import TaskResult
@@ -16,7 +17,7 @@ from optimist.generation.tasks.engine import run_task
 def downsample(images: torch.Tensor, factor: int = 4) -> torch.Tensor:
     """Average-pool by ``factor`` (28x28 -> 7x7 at 4): the low-resolution input."""
     if factor < 1 or images.shape[-1] % factor or images.shape[-2] % factor:
-        raise ValueError(f"factor must be a positive divisor of the image size {tuple(images.shape[-2:])}, "
+        raise InputError(f"factor must be a positive divisor of the image size {tuple(images.shape[-2:])}, "
                          f"got {factor}")
     return F.avg_pool2d(images, factor)
 
@@ -24,7 +25,7 @@ def downsample(images: torch.Tensor, factor: int = 4) -> torch.Tensor:
 def upsample(low_res: torch.Tensor, size: int, mode: str = "bilinear") -> torch.Tensor:
     """Interpolate to ``size`` x ``size`` (the PGD seed and the baseline the task must beat)."""
     if mode not in ("bilinear", "bicubic", "nearest"):
-        raise ValueError(f"mode must be bilinear, bicubic or nearest, got {mode!r}")
+        raise InputError(f"mode must be bilinear, bicubic or nearest, got {mode!r}")
     kw = {} if mode == "nearest" else {"align_corners": False}
     return F.interpolate(low_res, size=(size, size), mode=mode, **kw).clamp(0, 1)
 
@@ -41,9 +42,9 @@ def super_resolve(model: nn.Module, low_res: torch.Tensor, labels: torch.Tensor,
     labels = check_labels(labels, low_res.shape[0], getattr(model, "num_classes", None))
     size = size or getattr(model, "image_size", None)
     if not size or size < low_res.shape[-1]:
-        raise ValueError(f"size must be at least the low-resolution side {low_res.shape[-1]}, got {size}")
+        raise InputError(f"size must be at least the low-resolution side {low_res.shape[-1]}, got {size}")
     if ground_truth is not None and (ground_truth.shape[0] != low_res.shape[0] or ground_truth.shape[-1] != size):
-        raise ValueError(f"ground_truth must be {low_res.shape[0]} images of side {size}, "
+        raise InputError(f"ground_truth must be {low_res.shape[0]} images of side {size}, "
                          f"got {tuple(ground_truth.shape)}")
     seeds = upsample(low_res, size, mode)
     return run_task(model, "super-resolution", seeds, labels, targeted_loss(confidence), budget, targets=labels,

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from optimist.core.checks import check_model_input
+from optimist.core.errors import InputError
 from optimist.core.runtime import evaluating, model_device
 from optimist.generation.budgets import VISUALISATION, Budget
 from optimist.generation.objectives import negative_unit, representation
@@ -23,7 +24,7 @@ def top_units(model: nn.Module, images: torch.Tensor, *, k: int = 4) -> torch.Te
     with evaluating(model), torch.no_grad():
         r = representation(model, images.to(model_device(model))).cpu()
     if not 1 <= k <= r.shape[1]:
-        raise ValueError(f"k must be in [1, {r.shape[1]}], got {k}")
+        raise InputError(f"k must be in [1, {r.shape[1]}], got {k}")
     return r.mean(0).topk(k).indices
 
 
@@ -38,9 +39,9 @@ def visualise(model: nn.Module, seeds: torch.Tensor, units: torch.Tensor | int,
     units = torch.full((n,), int(units), dtype=torch.long) if isinstance(units, int) else torch.as_tensor(units)
     dim = getattr(model, "feature_dim", None)
     if units.ndim != 1 or units.is_floating_point() or len(units) != n:
-        raise ValueError(f"units must be an int or a 1-D integer tensor with {n} entries, got {tuple(units.shape)}")
+        raise InputError(f"units must be an int or a 1-D integer tensor with {n} entries, got {tuple(units.shape)}")
     if n and (units.min() < 0 or (dim is not None and units.max() >= dim)):
-        raise ValueError(f"units must lie in [0, {dim}), got [{units.min().item()}, {units.max().item()}]")
+        raise InputError(f"units must lie in [0, {dim}), got [{units.min().item()}, {units.max().item()}]")
     result = run_task(model, "feature-visualisation", seeds, units.long(), negative_unit, budget)
     result.extras["unit"] = units.long().clone()
     return result

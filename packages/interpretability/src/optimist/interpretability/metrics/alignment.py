@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from optimist.core.errors import InputError
 from optimist.interpretability.attributions import _attribute
 
 _TINY = 1e-12
@@ -23,7 +24,7 @@ _TINY = 1e-12
 
 def _flat_pair(x: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     if x.shape != a.shape:
-        raise ValueError(f"images and attributions must have the same shape, got {tuple(x.shape)} and "
+        raise InputError(f"images and attributions must have the same shape, got {tuple(x.shape)} and "
                          f"{tuple(a.shape)}")
     return x.reshape(len(x), -1).double(), a.reshape(len(a), -1).double()
 

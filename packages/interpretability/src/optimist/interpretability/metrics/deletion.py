@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optimist.core.checks import check_model_input
+from optimist.core.errors import InputError
 from optimist.interpretability.metrics._checks import check_maps
 
 ORDERS = ("abs", "signed")
@@ -32,7 +33,7 @@ def pixel_ranking(attributions: torch.Tensor, order: str = "abs", seed: int = 0)
     a map that is flat over a region does not delete it top-left first.
     """
     if order not in ORDERS:
-        raise ValueError(f"unknown order {order!r}; choose one of {', '.join(ORDERS)}")
+        raise InputError(f"unknown order {order!r}; choose one of {', '.join(ORDERS)}")
     a = attributions.abs() if order == "abs" else attributions
     score = a.sum(1).reshape(len(a), -1)
     g = torch.Generator().manual_seed(seed)
@@ -65,7 +66,7 @@ def make_baseline(x: torch.Tensor, baseline: str | float | torch.Tensor, blur_si
         return _gaussian_blur(x, blur_sigma)
     if baseline == "mean":
         return x.mean(dim=(2, 3), keepdim=True).expand_as(x)
-    raise ValueError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}, a number or a tensor")
+    raise InputError(f"unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}, a number or a tensor")
 
 
 @torch.no_grad()
@@ -81,11 +82,11 @@ def perturbation_curve(model: nn.Module, x: torch.Tensor, attributions: torch.Te
     check_model_input(model, x)
     check_maps(attributions, x)
     if mode not in ("deletion", "insertion"):
-        raise ValueError(f"unknown mode {mode!r}; choose 'deletion' or 'insertion'")
+        raise InputError(f"unknown mode {mode!r}; choose 'deletion' or 'insertion'")
     if x.shape != attributions.shape:
-        raise ValueError(f"images {tuple(x.shape)} and attributions {tuple(attributions.shape)} differ in shape")
+        raise InputError(f"images {tuple(x.shape)} and attributions {tuple(attributions.shape)} differ in shape")
     if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+        raise InputError(f"steps must be >= 1, got {steps}")
     target = torch.as_tensor(target, dtype=torch.long, device=x.device).expand(len(x))
     baseline = ("black" if mode == "deletion" else "blur") if baseline is None else baseline
     base = make_baseline(x, baseline)

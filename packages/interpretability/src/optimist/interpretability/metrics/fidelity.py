@@ -23,6 +23,7 @@ from torch import nn
 
 from optimist.core.attacks import frozen
 from optimist.core.checks import check_images, check_model_input
+from optimist.core.errors import InputError
 from optimist.interpretability.metrics._checks import check_maps
 
 
@@ -71,7 +72,7 @@ def relative_infidelity(model: nn.Module, x: torch.Tensor, attributions: torch.T
     check_model_input(model, x)
     check_maps(attributions, x)
     if x.shape != attributions.shape:
-        raise ValueError(f"images {tuple(x.shape)} and attributions {tuple(attributions.shape)} differ in shape")
+        raise InputError(f"images {tuple(x.shape)} and attributions {tuple(attributions.shape)} differ in shape")
     max_examples_per_batch = _batch(x, n_perturb_samples, max_examples_per_batch)
     with frozen(model):
         infd = infidelity(model, gaussian_perturbation(sigma, seed), x, attributions, target=target,

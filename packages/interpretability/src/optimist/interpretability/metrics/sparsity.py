@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import torch
 
+from optimist.core.errors import InputError
+
 
 def gini(attributions: torch.Tensor) -> torch.Tensor:
     """Per-example Gini index of |attributions| over all pixels and channels (0 for an all-zero map)."""
     if attributions.ndim < 2:
-        raise ValueError(f"attributions need a batch dimension, got shape {tuple(attributions.shape)}")
+        raise InputError(f"attributions need a batch dimension, got shape {tuple(attributions.shape)}")
     c = attributions.reshape(len(attributions), -1).abs().double().sort(dim=1).values
     d = c.shape[1]
     total = c.sum(1, keepdim=True)
