@@ -2,9 +2,9 @@
 
 >>> import tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "table.csv"
->>> atomic_write_text(p, "a,b\n1,2\n")
+>>> atomic_write_text(p, "a,b")
 >>> p.read_text()
-'a,b\n1,2\n'
+'a,b'
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ one way settings come in, from Python keywords, ``--set KEY=VALUE`` or a saved `
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any, Mapping
@@ -91,12 +92,19 @@ def _check_range(name: str, value: Any, meta: Mapping) -> None:
             raise SettingsError(f"setting {name!r} must be <= {meta['maximum']}, got {v!r}")
 
 
+@functools.lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    """A settings class's resolved field types (resolved once: settings objects are made on hot paths, e.g. per
+    ``pgd`` call)."""
+    return typing.get_type_hints(cls)
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """Base of every application's settings: frozen, typed, validated on construction."""
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
+        hints = _hints(type(self))
         for f in dataclasses.fields(self):
             value = _coerce(f.name, getattr(self, f.name), hints.get(f.name, Any))
             _check_range(f.name, value, f.metadata)

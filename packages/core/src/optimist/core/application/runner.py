@@ -64,10 +64,9 @@ def prepare(application: str, models: Mapping[str, nn.Module | str], data, *, se
     """Resolve, check and seed everything an application's ``compare`` needs; restore the caller's state after.
 
     ``data_resolver`` replaces :func:`~optimist.core.specs.resolve_data` for applications whose data is more than
-    one test set: it returns ``(the application's data,
-                                the dataset checked against the models)``; ``labels=False`` accepts
-    labels outside the models' classes (a transfer target); ``classifiers=True`` requires models that expose
-    ``features`` (:func:`~optimist.core.models.require_classifier`).
+    one test set: it returns ``(the application's data, the dataset checked against the models)``;
+    ``labels=False`` accepts labels outside the models' classes (a transfer target); ``classifiers=True``
+    requires models that expose ``features`` (:func:`~optimist.core.models.require_classifier`).
 
     >>> import torch
     >>> from optimist.core.settings import Settings
@@ -108,7 +107,7 @@ def resolve_models(models: Mapping[str, nn.Module | str], *, progress: bool = Tr
     """
     if not isinstance(models, Mapping) or not models:
         raise ModelSpecError("models must be a non-empty mapping {label: model or spec}, e.g. "
-                         "{'standard': 'zoo:fashion-mnist/small-cnn/standard', 'robust': my_model}")
+                             "{'standard': 'zoo:fashion-mnist/small-cnn/standard', 'robust': my_model}")
     out = {}
     for label, m in models.items():
         if isinstance(m, nn.Module):
