@@ -41,6 +41,7 @@ class TrainConfig:
     guard_size: int = 512
     guard_every: int = 50
     guard_drop: float = 0.2
+    holdout: int = 0  # training images kept out of training; each epoch's record measures them (learning curve)
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -55,6 +56,9 @@ class TrainConfig:
             object.__setattr__(self, "threat", str(as_threat(self.threat)))
         if self.epochs < 1 or self.batch_size < 1 or self.lr <= 0:
             raise InputError("epochs and batch_size must be >= 1 and lr > 0")
+        if self.holdout < 0:
+            raise InputError(f"holdout must be >= 0 (training images kept out for the learning curve), "
+                             f"got {self.holdout}")
 
     @property
     def threat_obj(self) -> Threat | None:

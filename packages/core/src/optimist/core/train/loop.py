@@ -69,6 +69,39 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: in
     return torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
 
 
+def _split_holdout(dataset: Dataset, cfg: TrainConfig):
+    """The learning curve's held-out slice: ``cfg.holdout`` training images (seeded), never trained on."""
+    if cfg.holdout == 0:
+        return dataset, None
+    if not isinstance(dataset, ImageTensorDataset) or len(dataset) <= 2 * cfg.holdout:
+        raise InputError(f"holdout={cfg.holdout} needs an in-memory dataset of more than {2 * cfg.holdout} "
+                         f"images; got {len(dataset)}. Lower holdout or pass holdout=0.")
+    g = torch.Generator().manual_seed(cfg.seed + 1)
+    perm = torch.randperm(len(dataset), generator=g)
+    held, kept = perm[: cfg.holdout].sort().values, perm[cfg.holdout:].sort().values
+    train = ImageTensorDataset(dataset.images[kept], dataset.targets[kept], dataset.info)
+    return train, (dataset.images[held], dataset.targets[held])
+
+
+def _holdout_record(raw: nn.Module, held, cfg: TrainConfig, device) -> dict:
+    """Clean and (robust methods) PGD-10 accuracy on the held-out slice, in batches of 500."""
+    clean = robust = 0
+    with evaluating(raw):
+        for i in range(0, len(held[1]), 500):
+            x, y = held[0][i:i + 500].to(device), held[1][i:i + 500].to(device)
+            with torch.no_grad():
+                clean += (raw(x).argmax(1) == y).sum().item()
+            if cfg.threat_obj is not None:
+                xa = pgd(raw, x, y, cfg.threat_obj, steps=10)
+                with torch.no_grad():
+                    robust += (raw(xa).argmax(1) == y).sum().item()
+    n = len(held[1])
+    record = {"holdout_clean_acc": clean / n}
+    if cfg.threat_obj is not None:
+        record["holdout_pgd10_acc"] = robust / n
+    return record
+
+
 def _split_guard(dataset: Dataset, cfg: TrainConfig):
     """Fast AT watches PGD accuracy on a held-out batch of the training set, not trained on."""
     if cfg.method != "fast" or not isinstance(dataset, ImageTensorDataset) or len(dataset) <= 2 * cfg.guard_size:
@@ -158,7 +191,8 @@ def train(
     device = torch.device(device) if device else ctx.device
     run_dir = Path(run_dir) if run_dir else None
     model.to(device)
-    train_set, guard = _split_guard(dataset, config)
+    train_set, held = _split_holdout(dataset, config)
+    train_set, guard = _split_guard(train_set, config)
     steps_per_epoch = math.ceil(len(train_set) / (config.batch_size * ctx.world_size))
     opt = _optimizer(model, config)
     sched = _scheduler(opt, config, steps_per_epoch)
@@ -219,6 +253,8 @@ def train(
                 model.load_state_dict(best_state)
                 record["early_stop"] = (f"PGD accuracy on the guard batch collapsed; restored weights at "
                                         f"{best_guard:.3f}")
+            if held is not None:  # every rank measures the same slice, so the average is that value
+                record.update(_holdout_record(model, held, config, device))
             record = dist_utils.average_record(record, ctx)
             history.append(record)
             if progress and ctx.is_main:

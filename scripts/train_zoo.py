@@ -1,0 +1,41 @@
+"""Train the zoo's shipped recipes into a folder, resumably (a one-off that takes CPU hours).
+
+    OMP_NUM_THREADS=1 python scripts/train_zoo.py --root /work/zoo-train fashion-mnist/small-cnn/linf-0.1
+
+Each recipe trains with its own seed, checkpoints every epoch and resumes where an interrupted run stopped;
+its card gets the held-out learning curve (in ``training.history``) and the test-set evaluation. With no names,
+every recipe tagged "shipped" is trained, one after the other. ``scripts/ship_zoo.py`` then copies the finished
+models into ``packages/zoo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from optimist.core import zoo
+from optimist.core.checkpoints import read_card
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("names", nargs="*", help="recipes to train (default: every shipped recipe)")
+    parser.add_argument("--root", required=True, help="the zoo folder to train into (not the package)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for this job (default 1)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    names = args.names or [n for n, r in zoo.recipes().items() if "shipped" in r.tags]
+    for name in names:
+        start = time.time()
+        zoo.get(name, root=args.root, progress=True)
+        ev = read_card(zoo.model_dir(name, args.root))["evaluation"]
+        robust = ", ".join(f"{r['threat']} {r['robust_accuracy']:.4f}" for r in ev["robust"])
+        print(f"[train_zoo] {name}: clean {ev['clean_accuracy']:.4f}; {robust}; {time.time() - start:.0f} s",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
