@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     names = args.names or [n for n, r in zoo.recipes().items() if "shipped" in r.tags]
     for name in names:
         start = time.time()
-        zoo.get(name, root=args.root, progress=True)
+        zoo.get(name, root=args.root, progress=True, shipped=False)
         ev = read_card(zoo.model_dir(name, args.root))["evaluation"]
         robust = ", ".join(f"{r['threat']} {r['robust_accuracy']:.4f}" for r in ev["robust"])
         print(f"[train_zoo] {name}: clean {ev['clean_accuracy']:.4f}; {robust}; {time.time() - start:.0f} s",

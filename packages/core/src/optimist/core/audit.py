@@ -18,8 +18,9 @@ GAP_WARNING_POINTS = 1.0
 
 
 def robust_recipes(root: str | os.PathLike | None = None) -> list[str]:
-    """Names of the cached zoo models trained against a threat."""
-    return [name for name, r in zoo.recipes().items() if r.config.threat and zoo.is_cached(name, root)]
+    """Names of the cached or shipped zoo models trained against a threat."""
+    return [name for name, r in zoo.recipes().items()
+            if r.config.threat and (zoo.is_cached(name, root) or zoo.shipped_model(name) is not None)]
 
 
 def audit(
@@ -31,7 +32,9 @@ def audit(
     progress: bool = True,
 ) -> list[dict]:
     """AutoAttack (``version``) and the default evaluation on the first ``n`` test images of each model in
-    ``names`` (default: every cached robust model), at its training threat; both go into its card.
+    ``names`` (default: every cached or shipped robust model), at its training threat; both go into the card of
+    a cached model (a shipped model's card is read-only: its row says so, and the card already records the audit
+    made before it shipped).
 
     Returns one row per model: clean, AutoAttack and default robust accuracy, gap (points) and seconds.
     """
@@ -42,13 +45,14 @@ def audit(
         r = zoo.recipe(name)  # unknown names: a ValueError listing the known ones
         if not r.config.threat:
             raise InputError(f"{name} is a standard (non-robust) model; the audit is for robust zoo models")
-        if not zoo.is_cached(name, root):
-            raise InputError(f"{name} is not cached; train it first with `optimist zoo get {name}` "
+        if not zoo.is_cached(name, root) and zoo.shipped_model(name) is None:
+            raise InputError(f"{name} is neither shipped nor cached; train it first with `optimist zoo get {name}` "
                              "(the audit never trains)")
     rows = []
     for name in names:
         r = zoo.recipe(name)
-        model = zoo.get(name, root=root, progress=False)
+        cached = zoo.is_cached(name, root)
+        model = zoo.get(name, root=root, progress=False, shipped=not cached)
         test = zoo.load_data(r, "test")
         threat = r.config.threat
         aa = robust_accuracy(model, test, threat, attack="autoattack", autoattack_version=version, n=n,
@@ -58,8 +62,10 @@ def audit(
         record = {**aa.summary(), "default_robust_accuracy": round(ours.robust_accuracy, 4),
                   "default_settings": ours.settings, "default_seconds": round(ours.seconds, 1),
                   "gap_points": round(gap, 2)}
-        zoo.add_evaluation(name, record, root)
-        rows.append({"name": name, "threat": str(threat), "n": aa.n, "clean": aa.clean_accuracy,
+        if cached:
+            zoo.add_evaluation(name, record, root)
+        rows.append({"name": name, "recorded": "card" if cached else "no (shipped)", "threat": str(threat),
+                     "n": aa.n, "clean": aa.clean_accuracy,
                      "autoattack": aa.robust_accuracy, "default": ours.robust_accuracy, "gap_points": gap,
                      "autoattack_s": aa.seconds, "default_s": ours.seconds})
     return rows

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 from optimist.core.errors import CountError, InputError
@@ -18,7 +19,7 @@ Optimist: what adversarial robustness is good for, with working code and measure
   optimist eval ...             clean and robust accuracy of any model spec on any data spec
   optimist import SPEC --out D  a RobustBench / MadryLab / torchvision / python model as an Optimist checkpoint
   optimist APPLICATION ...      one application on your models: interpretability, generation, transfer, ...
-  optimist zoo list|get|recipes the model zoo: cached standard/robust models and how they were made
+  optimist zoo list|get|verify|recipes|audit  the zoo: shipped and cached models, how they were made
 """
 
 
@@ -186,7 +187,8 @@ def _zoo(args) -> int:
     elif args.action == "list":
         rows = zoo.cached()
         if not rows:
-            print(f"No cached models in {zoo.zoo_dir()}. Train one with `optimist zoo get NAME`.")
+            print(f"No shipped or cached models (cache: {zoo.zoo_dir()}). Install optimist-zoo (`make setup`) or "
+                  "train one with `optimist zoo get NAME`.")
         else:
             print(pd.DataFrame(rows).to_string(index=False))
     elif args.action == "audit":
@@ -194,15 +196,27 @@ def _zoo(args) -> int:
 
         rows = audit(args.name or None, n=args.n, version=args.autoattack_version)
         if not rows:
-            print(f"No cached robust models in {zoo.zoo_dir()}. Train one with `optimist zoo get NAME`.")
+            print(f"No shipped or cached robust models (cache: {zoo.zoo_dir()}). Train one with "
+                  "`optimist zoo get NAME`.")
         else:
             print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-            print("AutoAttack results recorded in the model cards (`optimist zoo list`).")
+            print("AutoAttack results of cached models are recorded in their cards (`optimist zoo list`); shipped "
+                  "cards record the audit made before they shipped.")
     elif args.action == "get":
         for name in args.name:
+            zoo.recipe(name)  # an unknown name fails before any work
+        for name in args.name:
             model = zoo.get(name)
-            print(f"{name}: {zoo.model_dir(name)}")
-            print(json.dumps(model.card.get("evaluation", {}), indent=2))
+            where, folder = zoo.source(name)
+            print(f"{name}: {where}, {folder}")
+            print("  " + ", ".join(f"{k} {v:.4f}" for k, v in zoo.card_numbers(model.card).items()
+                                   if v is not None))
+    elif args.action == "verify":
+        out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="optimist-verify-"))
+        for name in args.name:
+            rows = zoo.verify(name, out, progress=True)
+            print(f"{name}: retrained into {zoo.model_dir(name, out)}")
+            print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     return 0
 
 
@@ -321,17 +335,27 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                        description="The model zoo: standard and robust models trained by a recipe on first use and "
                                    "cached under $OPTIMIST_HOME/zoo with their model cards.")
     zs = z.add_subparsers(dest="action", metavar="ACTION", required=True)
-    zs.add_parser("list", help="cached models with their accuracies",
-                  description="Every cached zoo model with the clean and robust accuracies its card records."
+    zs.add_parser("list", help="shipped and cached models with their accuracies",
+                  description="Every zoo model that loads without training - shipped with optimist-zoo or cached "
+                              "under $OPTIMIST_HOME/zoo (the 'where' column says which) - with the clean and robust "
+                              "accuracies its card records."
                   ).set_defaults(fn=_zoo, name=[])
     zs.add_parser("recipes", help="every known model and how it is trained",
                   description="Every zoo recipe: name, training method, threat, epochs and what it is for."
                   ).set_defaults(fn=_zoo, name=[])
-    zg = zs.add_parser("get", help="load (training first if needed) and cache models",
-                       description="Load each NAME from the cache, training it by its recipe first when it is not "
-                                   "cached (minutes on a CPU), and print its card's evaluation.")
+    zg = zs.add_parser("get", help="load shipped models, or train and cache the others",
+                       description="Load each NAME: shipped with optimist-zoo (read in place, its SHA-256 checked; "
+                                   "seconds), else from the cache, else trained by its recipe first (minutes on a "
+                                   "CPU) and cached. Prints where it came from and its card's accuracies.")
     zg.add_argument("name", nargs="+", metavar="NAME", help="zoo names, see `optimist zoo recipes`")
     zg.set_defaults(fn=_zoo)
+    zv = zs.add_parser("verify", help="retrain a shipped model from scratch and compare with its card",
+                       description="Retrain each shipped NAME from scratch with its recipe and seed (the CPU time "
+                                   "its card's training took: minutes to an hour), then print the shipped card's "
+                                   "numbers beside the retrained ones.")
+    zv.add_argument("name", nargs="+", metavar="NAME", help="shipped zoo names, see `optimist zoo list`")
+    zv.add_argument("--out", default=None, help="folder to retrain into (default: a new temporary folder)")
+    zv.set_defaults(fn=_zoo)
     za = zs.add_parser("audit", help="run the official AutoAttack on cached robust models",
                        description="Run the official AutoAttack on cached robust models (default: all of them) and "
                                    "record it, with the default evaluation's gap to it, in their cards (never "

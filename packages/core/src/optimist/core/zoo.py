@@ -1,9 +1,10 @@
-"""The model zoo: named training recipes, trained on demand and cached under ``$OPTIMIST_HOME/zoo``.
+"""The model zoo: named training recipes; shipped with ``optimist-zoo``, or trained on demand and cached.
 
-``get("fashion-mnist/small-cnn/linf-0.1")`` returns the cached model, or trains it (resuming an interrupted
-run), measures its clean and PGD accuracy on the test set, writes both into its model card, and caches it.
-Every application compares models from here, so a robust and a standard model share data, architecture and
-budget.
+``get("fashion-mnist/small-cnn/linf-0.1")`` returns the shipped model (read where the installed ``optimist-zoo``
+holds it, its hashes checked), else the model cached under ``$OPTIMIST_HOME/zoo``, else trains it (resuming an
+interrupted run), measures its clean and robust accuracy on the test set, writes both into its model card and
+caches its final checkpoint. Every application compares models from here, so a robust and a standard model
+share data, architecture and budget.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -24,6 +26,8 @@ from optimist.core.evaluate import robust_accuracy
 from optimist.core.models import Classifier, build_for_dataset
 from optimist.core.paths import optimist_home
 from optimist.core.runtime import library_versions
+from optimist.core.shipped import Shipped, load_shipped
+from optimist.core.shipped import shipped as installed
 from optimist.core.train import TrainConfig, default_config, train
 
 EVAL_N = 1000
@@ -84,8 +88,8 @@ FULL_TEST = 10_000
 _SHIPPED = {"holdout": HOLDOUT, "eval_n": FULL_TEST}
 
 # The default pair: every application's standard-vs-robust comparison.
-_fmnist("small-cnn", "standard", "standard", None, 20, "standard training, 20 epochs", tags=("default", "shipped"),
-        **_SHIPPED)
+_fmnist("small-cnn", "standard", "standard", None, 30, "standard training, flips and shifts, 30 epochs",
+        augment=True, tags=("default", "shipped"), **_SHIPPED)
 _fmnist("small-cnn", "linf-0.1", "pgd", "linf:0.1", 20, "PGD-AT, L-inf 0.1, 5 steps, 20 epochs", attack_steps=5,
         tags=("default", "shipped"), **_SHIPPED)
 # The rungs the demos use (interpretability's L-inf ladder; generation's L2 models), also shipped.
@@ -107,7 +111,8 @@ _fmnist("small-cnn", "fast-linf-0.1", "fast", "linf:0.1", ROBUST_EPOCHS, "fast A
 # Independent judges, never used to generate: a standard LeNet (another architecture and seed) and a robust
 # perceptron (another architecture, seed and threat: L2 2 is no generator's budget), whose verdicts adversarial
 # patterns aimed at a small CNN do not buy.
-_fmnist("lenet", "evaluator", "standard", None, 8, "independent evaluator (LeNet, seed 7, 8 epochs)", seed=7,
+_fmnist("lenet", "evaluator", "standard", None, 10, "independent evaluator (LeNet, seed 7, flips and shifts, 10 "
+        "epochs)", seed=7, augment=True,
         eval_threats=("linf:0.1",), tags=("evaluator", "shipped"), **_SHIPPED)
 _fmnist("mlp", "robust-judge", "pgd", "l2:2", 30, "independent robust judge (MLP, seed 11, PGD-AT L2 2, 7 steps)",
         seed=11, attack_steps=7, eval_threats=("l2:2", "linf:0.1"), tags=("evaluator", "shipped"), **_SHIPPED)
@@ -222,12 +227,32 @@ def model_dir(name: str, root: str | os.PathLike | None = None) -> Path:
     return zoo_dir(root) / name
 
 
-def is_cached(name: str, root: str | os.PathLike | None = None) -> bool:
+def made_by(card: dict, r: Recipe) -> bool:
+    """Whether a model card was trained by recipe ``r`` (same training config; a changed recipe retrains)."""
+    training = card.get("training")
+    if not isinstance(training, dict):
+        return False
+    try:
+        return TrainConfig.from_dict(training) == r.config
+    except (TypeError, ValueError):
+        return False
+
+
+def is_cached(name: str, root: str | os.PathLike | None = None, r: Recipe | None = None) -> bool:
+    """Whether ``name`` is trained and evaluated in the cache by its recipe (or ``r``)."""
     try:
         card = read_card(model_dir(name, root))
     except CheckpointError:
         return False
-    return "evaluation" in card
+    return "evaluation" in card and made_by(card, r or recipe(name))
+
+
+def shipped_model(name: str) -> Shipped | None:
+    """The installed ``optimist-zoo``'s model ``name``, if it ships one made by the current recipe."""
+    item = installed().get(name)
+    if item is None or not known(name) or not made_by(item.card(), recipe(name)):
+        return None
+    return item
 
 
 def load_data(r: Recipe, split: str, n: int | None = None, seed: int = 0):
@@ -278,24 +303,108 @@ def train_recipe(r: Recipe, run_dir: str | os.PathLike, progress: bool = True, d
 
 
 def get(name: str, root: str | os.PathLike | None = None, progress: bool = True, device=None,
-        recipe_override: Recipe | None = None) -> Classifier:
-    """The zoo model ``name`` in eval mode: loaded from the cache, or trained and cached first.
+        recipe_override: Recipe | None = None, shipped: bool = True) -> Classifier:
+    """The zoo model ``name`` in eval mode: the shipped one, else the cached one, else trained and cached first.
 
     ``root`` overrides the cache folder (default ``$OPTIMIST_HOME/zoo``); ``recipe_override`` trains a
-    variant (e.g. ``recipe(name).scaled(train_size=5000)``) under the same name in that folder.
+    variant (e.g. ``recipe(name).scaled(train_size=5000)``) under the same name in that folder;
+    ``shipped=False`` ignores the installed ``optimist-zoo`` (to retrain or audit a cache of one's own).
     """
     r = recipe_override or recipe(name)
+    if recipe_override is None and shipped:
+        item = shipped_model(name)
+        if item is not None:
+            return load_shipped(item)
     path = model_dir(name, root)
-    if is_cached(name, root):
+    if is_cached(name, root, r):
         return load_model(path)
     path.mkdir(parents=True, exist_ok=True)
     with _lock(path):  # two processes asking for the same model: one trains, the other waits and loads
-        if is_cached(name, root):
+        if is_cached(name, root, r):
             return load_model(path)
+        _set_aside_other_recipe(path, r, progress)
         if progress:
             print(f"[optimist zoo] training {name} ({r.about}); cached in {path}", flush=True)
         model = train_recipe(r, path, progress=progress, device=device)
+        keep_final(path)
     return model.cpu().eval()
+
+
+def source(name: str, root: str | os.PathLike | None = None) -> tuple[str, Path] | None:
+    """Where ``get(name)`` would load from without training: ("shipped", folder), ("cached", folder) or None."""
+    item = shipped_model(name)
+    if item is not None:
+        return "shipped", item.folder
+    if is_cached(name, root):
+        return "cached", resolve(model_dir(name, root))
+    return None
+
+
+def card_numbers(card: dict) -> dict[str, float]:
+    """The headline numbers of a zoo card: clean and robust test accuracy, last held-out accuracies."""
+    ev = card.get("evaluation", {})
+    out = {"test clean": ev.get("clean_accuracy")}
+    for res in ev.get("robust", []):
+        out[f"test robust {res['threat']}"] = res["robust_accuracy"]
+    history = card.get("training", {}).get("history", [])
+    if history:
+        for key in ("holdout_clean_acc", "holdout_pgd10_acc"):
+            if key in history[-1]:
+                out[f"held-out {key.split('_')[1]} (last epoch)"] = history[-1][key]
+    return out
+
+
+def verify(name: str, out: str | os.PathLike, *, progress: bool = True, device=None) -> list[dict]:
+    """Retrain the shipped model ``name`` from scratch with its recipe and seed into ``out``, and compare.
+
+    Returns one row per headline number: the shipped card's value, the retrained one and their difference
+    (points). Floating-point order differs between machines and thread counts, so expect differences of a few
+    tenths of a point, not zero.
+    """
+    item = shipped_model(name)
+    if item is None:
+        raise InputError(f"{name} is not a shipped model; shipped: {', '.join(sorted(installed())) or 'none'} "
+                         "(`optimist zoo list`). Other recipes train with `optimist zoo get NAME`.")
+    if is_cached(name, out):
+        raise InputError(f"{out} already holds a finished {name}; verify into an empty folder")
+    get(name, root=out, progress=progress, device=device, shipped=False)
+    theirs = card_numbers(read_card(model_dir(name, out)))
+    rows = []
+    for key, value in card_numbers(item.card()).items():
+        again = theirs.get(key)
+        diff = None if value is None or again is None else round(100 * (again - value), 2)
+        rows.append({"number": key, "shipped": value, "retrained": again, "difference (points)": diff})
+    return rows
+
+
+def _set_aside_other_recipe(path: Path, r: Recipe, progress: bool) -> None:
+    """A cache folder trained by another version of the recipe is renamed, not overwritten nor resumed."""
+    try:
+        card = read_card(path)
+    except CheckpointError:
+        return
+    if made_by(card, r):
+        return  # an unfinished run of this recipe: resume it
+    n = 1
+    while path.with_name(f"{path.name}.other-recipe-{n}").exists():
+        n += 1
+    aside = path.with_name(f"{path.name}.other-recipe-{n}")
+    aside.mkdir()
+    for child in list(path.iterdir()):
+        if child.name != ".lock":
+            child.rename(aside / child.name)
+    if progress:
+        print(f"[optimist zoo] {path} held a model of another version of the recipe {r.name}; moved to {aside}",
+              flush=True)
+
+
+def keep_final(run_dir: str | os.PathLike) -> None:
+    """Drop every checkpoint of a finished run but the final one, and its resume state."""
+    final = resolve(run_dir)
+    for old in Path(run_dir, "checkpoints").glob("epoch-*"):
+        if old.resolve() != final.resolve():
+            shutil.rmtree(old, ignore_errors=True)
+    (final / "state.pt").unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -311,14 +420,18 @@ def _lock(path: Path):
 
 
 def cached(root: str | os.PathLike | None = None) -> list[dict]:
-    """Cards of every cached model, with the headline accuracies."""
+    """Every shipped and cached model (``where`` says which), with the headline accuracies of its card."""
     rows = []
     for name in sorted(_RECIPES):
-        if not is_cached(name, root):
+        item = shipped_model(name)
+        if item is not None:
+            card, where = item.card(), "shipped"
+        elif is_cached(name, root):
+            card, where = read_card(model_dir(name, root)), "cached"
+        else:
             continue
-        card = read_card(model_dir(name, root))
         ev = card.get("evaluation", {})
-        row = {"name": name, "about": _RECIPES[name].about, "clean": ev.get("clean_accuracy")}
+        row = {"name": name, "where": where, "about": _RECIPES[name].about, "clean": ev.get("clean_accuracy")}
         for res in ev.get("robust", []):
             row[f"pgd {res['threat']}"] = res["robust_accuracy"]
         for res in card.get("extra_evaluations", []):

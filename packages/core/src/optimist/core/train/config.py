@@ -42,6 +42,7 @@ class TrainConfig:
     guard_every: int = 50
     guard_drop: float = 0.2
     holdout: int = 0  # training images kept out of training; each epoch's record measures them (learning curve)
+    augment: bool = False  # random horizontal flips and shifts of up to 2 pixels (zero fill) of each batch
 
     def __post_init__(self):
         if self.method not in METHODS:

@@ -102,6 +102,24 @@ def _holdout_record(raw: nn.Module, held, cfg: TrainConfig, device) -> dict:
     return record
 
 
+SHIFT = 2
+
+
+def augment_batch(x: torch.Tensor) -> torch.Tensor:
+    """Flip each image left-right with probability 1/2 and shift it by up to 2 pixels each way (zero fill); draws
+    from the global generator, which the loop seeds per epoch.
+
+    >>> augment_batch(torch.ones(4, 1, 8, 8)).shape
+    torch.Size([4, 1, 8, 8])
+    """
+    flip = torch.rand(len(x), device=x.device) < 0.5
+    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+    h, w = x.shape[-2:]
+    padded = torch.nn.functional.pad(x, (SHIFT, SHIFT, SHIFT, SHIFT))
+    dy, dx = torch.randint(0, 2 * SHIFT + 1, (2, len(x))).tolist()
+    return torch.stack([padded[i, :, a:a + h, b:b + w] for i, (a, b) in enumerate(zip(dy, dx))])
+
+
 def _split_guard(dataset: Dataset, cfg: TrainConfig):
     """Fast AT watches PGD accuracy on a held-out batch of the training set, not trained on."""
     if cfg.method != "fast" or not isinstance(dataset, ImageTensorDataset) or len(dataset) <= 2 * cfg.guard_size:
@@ -217,6 +235,8 @@ def train(
                        leave=False)
             for step, (x, y) in enumerate(bar):
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                if config.augment:
+                    x = augment_batch(x)
                 loss, logits, logits_adv = method_loss(wrapped, model, x, y, config)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
