@@ -101,8 +101,13 @@ def test_compare_reports_every_judge_and_claims(small_pair):
     assert {"evaluator accuracy", "noised accuracy", "knn accuracy", "realism", "frechet distance"} <= metrics
     assert (r.table["low"] <= r.table["value"] + 1e-9).all() and (r.table["value"] <= r.table["high"] + 1e-9).all()
     assert set(r.claims["models"]) == {"robust vs standard"}
-    assert len(r.claims) == 5 + 6  # generation: four per-image judges and FD; sketch: the same and SSIM
-    assert r.claims["metric"].str.startswith("Fréchet").sum() == 2
+    assert "judge accuracy" in metrics  # the shipped robust MLP judge
+    assert len(r.claims) == 4 + 5  # generation: three per-image judges and FD; sketch: the same and SSIM
+    assert r.claims["metric"].str.startswith("Fréchet distance, pixel-space PCA").sum() == 2
+    assert not r.claims["metric"].str.contains("LeNet").any()  # the standard network is not a judge...
+    fooled = next(t for k, t in r.extra_tables.items() if k.startswith("How often the outputs fool"))
+    assert list(fooled.columns) == ["standard network", "robust judge", "pixel k-NN"]  # ...it is the fooling rate
+    assert fooled.loc[("class-generation", "standard"), "standard network"] >= 0
     assert r.claims["verdict"].isin(["✅", "❌", "≈"]).all()
     shown = r.extra_tables["All measures, with the seeds and real images as references"]
     assert shown.loc[("class-generation", "real images"), "realism"] == pytest.approx(1.0, abs=0.3)
@@ -116,7 +121,9 @@ def test_defaults_are_what_the_shipped_sweep_chooses():
     table = pd.read_csv(SHIPPED)
     chosen = choose(table)
     assert set(chosen.index) == set(DEFAULTS) - {"feature-visualisation"}
-    for task, row in chosen.iterrows():
+    g = DEFAULTS["class-generation"]  # the pilot's setting, not the sweep's (see budgets.GENERATION)
+    assert (g.eps, g.steps, g.step_size) == (8.0, 100, 0.2)
+    for task, row in chosen.drop(index="class-generation").iterrows():
         b = DEFAULTS[task]
         assert (b.eps, b.steps, b.step_size) == pytest.approx((row["eps"], row["steps"], row["step_size"])), task
         assert row["knn margin"] > 0 and row["realism margin"] > 0, task

@@ -115,6 +115,31 @@ class RealReference:
         return frechet_distance(proj(features.numpy()), proj(self.features[idx].numpy()))
 
 
+class PixelReference(RealReference):
+    """Real images as raw pixels with a PCA fitted on them: a Fréchet-distance space that no classifier defines,
+    so an adversarial pattern aimed at a network cannot buy a lower distance in it.
+
+    >>> ref = PixelReference(torch.rand(40, 1, 8, 8), torch.arange(40) % 4, pca_dim=4)
+    >>> ref.features.shape, ref.evaluator is None
+    (torch.Size([40, 64]), True)
+    """
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, pca_dim: int = PCA_DIM):
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise InputError(f"labels must be 1-D with one entry per image, got {tuple(labels.shape)}")
+        check_images(images, "reference images")
+        self.evaluator = None
+        self.images = images
+        self.labels = labels.long()
+        self.features = pixel_features(images)
+        self.projection = PCAProjection.fit(self.features.numpy(), pca_dim)
+
+
+def pixel_features(images: torch.Tensor) -> torch.Tensor:
+    """Images as flat float64 pixel vectors: the feature space of :class:`PixelReference`."""
+    return images.flatten(1).double()
+
+
 def train_evaluator(data, *, arch: str = "mlp", n: int = 3000, epochs: int = 1, seed: int = 7) -> nn.Module:
     """A cheap stand-in evaluator (tests, quick demos): ``arch`` trained on ``n`` images of ``data``.
 
@@ -223,5 +248,5 @@ def improvement_summary(table: pd.DataFrame, robust: str, standard: str) -> pd.D
     return pd.DataFrame(out).set_index("task") if out else pd.DataFrame()
 
 
-__all__ = ["Evaluator", "RealReference", "judge", "improvement_summary", "noised_accuracy", "quality",
-           "real_floor", "train_evaluator"]
+__all__ = ["Evaluator", "PixelReference", "RealReference", "improvement_summary", "judge", "noised_accuracy",
+           "pixel_features", "quality", "real_floor", "train_evaluator"]
