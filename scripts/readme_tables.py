@@ -1,7 +1,8 @@
-"""Put a report's measured claims into the README: ``python scripts/readme_tables.py REPORT_DIR``.
+"""Put a report's measured claims and figures into the docs: ``python scripts/readme_tables.py REPORT_DIR``.
 
-Copies ``REPORT_DIR/claims.csv`` (written by every ``optimist demo``) to ``docs/results/claims.csv`` and rewrites the
-README's block between ``<!-- claims:begin -->`` and ``<!-- claims:end -->`` from it, so the README's headline numbers
+Copies ``REPORT_DIR/claims.csv`` (written by every ``optimist demo``) to ``docs/results/claims.csv``, the report's
+figures named in ``DOC_FIGURES`` to ``docs/figures/``, and rewrites the README's block between
+``<!-- claims:begin -->`` and ``<!-- claims:end -->`` from the claims, so the README's headline numbers and pictures
 are one command away from a report. ``--check`` only compares: exit 1 when the README block differs from what the
 committed ``docs/results/claims.csv`` renders to.
 """
@@ -17,7 +18,12 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "claims.csv"
+FIGURES = ROOT / "docs" / "figures"
 BEGIN, END = "<!-- claims:begin -->", "<!-- claims:end -->"
+#: the demo report's figures that the docs show (same file names under docs/figures)
+DOC_FIGURES = ("interpretability-gradients.png", "generation-overview.png", "generation-class-generation.png",
+               "geometry-frequency-margins.png", "geometry-margin-histograms.png", "shifts-examples.png",
+               "shifts-per-corruption-accuracy.png", "shifts-fourier-heat-maps.png", "transfer-accuracy-vs-shots.png")
 
 
 def _num(v) -> str:
@@ -64,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, RESULTS)
+        for name in DOC_FIGURES:
+            figure = Path(args.report) / "figures" / name
+            if figure.is_file():
+                shutil.copyfile(figure, FIGURES / name)
+            else:
+                print(f"readme_tables: the report has no figures/{name}; docs/figures keeps its old one",
+                      file=sys.stderr)
     text = readme.read_text()
     new = replace_block(text, render(pd.read_csv(RESULTS)))
     if args.check:
