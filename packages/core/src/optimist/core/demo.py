@@ -82,11 +82,42 @@ def run_demos(names: list[str] | None, options: DemoOptions, title: str = "Optim
         timings[name] = round(time.perf_counter() - t0, 1)
         print(f"[optimist demo] {name} done in {timings[name]:.0f} s", flush=True)
         report.write()  # a partial report survives a later failure
+    lead = showcase_figure(Path(options.out_dir) / "figures")
+    if lead is not None:
+        report.lead(lead, SHOWCASE_CAPTION)
     settings = {"demos": names, "options": options.to_dict(), "seconds": timings, "argv": sys.argv,
                 "python": platform.python_version(), "time": time.strftime("%Y-%m-%d %H:%M:%S"),
                 "provenance": report.provenance, "quick": options.quick}
     (Path(options.out_dir) / "settings.json").write_text(json.dumps(settings, indent=2))
     return report.write()
+
+
+#: the report figures that the opening picture puts together: (file, title)
+SHOWCASE_PARTS = (("interpretability-gradients.png", "What the gradient sees: input gradients of a standard and of "
+                                                     "L-inf-trained small CNNs (red raises the class score)"),
+                  ("generation-class-generation.png", "What the classifier draws: class generation from the same "
+                                                      "blurred seeds, standard and L2-trained small CNNs"))
+SHOWCASE_CAPTION = ("Robust versus standard, same data, same architecture: the robust models' gradients outline "
+                    "the garment and their class generation draws garments, the standard model's give noise.")
+
+
+def showcase_figure(figures: Path):
+    """The report's opening picture: saliency and class generation stacked (None when a demo did not draw them)."""
+    import matplotlib.pyplot as plt
+
+    paths = [figures / name for name, _ in SHOWCASE_PARTS]
+    if not all(p.is_file() for p in paths):
+        return None
+    images = [plt.imread(p) for p in paths]
+    heights = [im.shape[0] / im.shape[1] for im in images]
+    fig, axes = plt.subplots(len(images), 1, figsize=(9, 9 * sum(heights) + 0.6),
+                             gridspec_kw={"height_ratios": heights})
+    for ax, im, (_, title) in zip(axes, images, SHOWCASE_PARTS):
+        ax.imshow(im)
+        ax.set_title(title, fontsize=9, loc="left")
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
 
 
 # --- core's own demo ------------------------------------------------------------------------------

@@ -13,11 +13,26 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from optimist.core.files import atomic_write_text
+from optimist.core.files import atomic_write_bytes, atomic_write_text
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "item"
+
+
+def _save_figure(fig, path: Path, name: str, caption: str) -> str:
+    """Save a matplotlib figure as PNG at ``path``; returns the HTML that embeds it."""
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    data = buf.getvalue()
+    atomic_write_bytes(path, data)
+    b64 = base64.b64encode(data).decode()
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{b64}"/>{cap}</figure>'
 
 
 @dataclass
@@ -40,19 +55,8 @@ class Section:
 
     def add_figure(self, fig, name: str, caption: str = "") -> Path:
         """Save a matplotlib figure as PNG and embed it."""
-        import matplotlib.pyplot as plt
-
         path = self.out_dir / "figures" / f"{self.slug}-{_slug(name)}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-        plt.close(fig)
-        data = buf.getvalue()
-        path.write_bytes(data)
-        b64 = base64.b64encode(data).decode()
-        cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-        self.items.append(("figure", f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{b64}"/>'
-                                     f"{cap}</figure>"))
+        self.items.append(("figure", _save_figure(fig, path, name, caption)))
         return path
 
     def add_table(self, df, name: str, caption: str = "", float_format: str = "{:.4g}") -> Path:
@@ -146,6 +150,13 @@ class Report:
         self.banner = banner
         self.provenance = provenance
         self.sections: list[Section] = []
+        self.lead_html = ""
+
+    def lead(self, fig, caption: str = "") -> Path:
+        """The page's opening picture, above the claims: saved as ``figures/showcase.png``."""
+        path = self.out_dir / "figures" / "showcase.png"
+        self.lead_html = _save_figure(fig, path, "showcase", caption)
+        return path
 
     def section(self, title: str) -> Section:
         s = Section(title, self.out_dir)
@@ -165,6 +176,7 @@ class Report:
             head += (f"<p class='caption'>Made {html.escape(str(p.get('date')))} by <code>"
                      f"{html.escape(str(p.get('command')))}</code>; commit {html.escape(str(p.get('commit')))}; "
                      f"{html.escape(versions)}.</p>")
+        head += self.lead_html
         claims = [c for s in self.sections for c in s.claims]
         if claims:
             import pandas as pd
