@@ -27,9 +27,10 @@ CLAIMS_PAGE = ROOT / "docs" / "claims.md"
 FIGURES = ROOT / "docs" / "figures"
 BEGIN, END = "<!-- claims:begin -->", "<!-- claims:end -->"
 #: the demo report's figures that the docs show (same file names under docs/figures)
-DOC_FIGURES = ("interpretability-gradients.png", "generation-overview.png", "generation-class-generation.png",
-               "geometry-frequency-margins.png", "geometry-margin-histograms.png", "shifts-examples.png",
-               "shifts-per-corruption-accuracy.png", "shifts-fourier-heat-maps.png", "transfer-accuracy-vs-shots.png")
+DOC_FIGURES = ("showcase.png", "interpretability-gradients.png", "generation-overview.png",
+               "generation-class-generation.png", "geometry-frequency-margins.png", "geometry-margin-histograms.png",
+               "shifts-examples.png", "shifts-per-corruption-accuracy.png", "shifts-fourier-heat-maps.png",
+               "transfer-accuracy-vs-shots.png")
 NEED = ("section", "claim", "metric", "standard", "robust", "difference", "low", "high", "verdict")
 
 #: a judge's verdict (the report's glyph, or a word for it) -> the word the docs print
