@@ -20,6 +20,8 @@ READMES = [ROOT / "README.md", *(p / "README.md" for p in PACKAGES)]
 DOCS = sorted((ROOT / "docs").rglob("*.md"))
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FRONT_PAGE_BYTES, FIRST_SCREEN_BYTES = 16_000, 3_000
+#: a zoo name in an example: "zoo:NAME" or zoo.get("NAME")
+ZOO_NAME = re.compile(r"""(?:zoo:|zoo\.get\(["'])([\w.-]+/[\w.-]+/[\w.-]+)""")
 
 
 def _name(path: Path) -> str:
@@ -65,9 +67,16 @@ def test_every_package_has_a_readme_with_an_example_and_a_way_back():
 @pytest.mark.parametrize("readme", [r for r in READMES if BLOCK.search(r.read_text())],
                          ids=lambda p: p.parent.name if p.parent != ROOT else "top-level")
 def test_readme_examples_run(readme, tmp_path, monkeypatch):
+    from optimist.core import zoo
+
+    blocks = BLOCK.findall(readme.read_text())
+    missing = sorted({n for n in ZOO_NAME.findall("".join(blocks)) if zoo.shipped_model(n) is None})
+    if missing:  # the examples would train them first: minutes, not seconds
+        pytest.fail(f"{_name(readme)} uses zoo models that the installed optimist-zoo does not ship: {missing}; "
+                    "run `make setup`")
     monkeypatch.chdir(tmp_path)  # examples may save their results
     namespace: dict = {"__name__": "__readme__"}
-    for block in BLOCK.findall(readme.read_text()):
+    for block in blocks:
         exec(compile(block, str(readme), "exec"), namespace)  # noqa: S102 - the README's own example
 
 
