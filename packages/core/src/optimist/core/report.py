@@ -17,7 +17,9 @@ from optimist.core.files import atomic_write_bytes, atomic_write_text
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "item"
+    """A file-name-safe slug of at most 90 characters (a long title cut at a word, never past a file-name limit)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "item"
+    return slug if len(slug) <= 90 else slug[:90].rsplit("-", 1)[0]
 
 
 def _save_figure(fig, path: Path, name: str, caption: str) -> str:

@@ -252,9 +252,10 @@ def claims_table(per: pd.DataFrame, standard: str, robust: str, *, fd: Mapping |
 
 
 FD_LABEL = "Fréchet distance, pixel-space PCA (lower better)"
-FOOLING = ("How often the outputs fool a standard network: the share that the standard network (never used to "
-           "generate) labels as requested, beside the robust judge and the pixel k-NN. A high network share with low "
-           "judge and k-NN shares is a pattern that fools networks, not a picture.")
+FOOLING = "How often the outputs fool a standard network"
+FOOLING_TEXT = ("The fooling table gives, per task and model, the share of outputs that the standard network (never "
+                "used to generate) labels as requested, beside the robust judge and the pixel k-NN: a high network "
+                "share with low judge and k-NN shares is a pattern that fools networks, not a picture.")
 
 
 def fooling_table(per: pd.DataFrame) -> pd.DataFrame:
@@ -396,7 +397,7 @@ def _generate(run: Run, data) -> Result:
             "distance to the nearest of those images of the target class divided by the median of that distance "
             "for real test images (about 1 for real images, lower is better). The 'real images' rows are the "
             "floor. A high network accuracy with a poor k-NN accuracy and realism means a pattern that fools "
-            "networks, not a picture.")
+            "networks, not a picture. " + FOOLING_TEXT)
     record = run.record
     record["evaluator"] = about
     record["robust_judge"] = judge_about
