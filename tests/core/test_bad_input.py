@@ -80,7 +80,8 @@ def test_tampered_weights_are_refused_and_files_are_readable(tmp_path, cnn):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["eval", "--model", "fashion-mnist/small-cnn/standard", "--threat", "linf:0.1", "--n", "0"], "--n must be >= 1"),
+    (["eval", "--model", "fashion-mnist/small-cnn/standard", "--threat", "linf:0.1", "--n", "0"],
+     "--images must be >= 1"),
     (["eval", "--model", "fashion-mnist/small-cnn/standard", "--threat", "linf:0.1", "--steps", "0"],
      "--steps must be >= 1"),
     (["eval", "--model", "no/such/model", "--threat", "linf:0.1"], "neither an existing checkpoint"),

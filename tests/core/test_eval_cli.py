@@ -16,7 +16,7 @@ ROBUST = "fashion-mnist/small-cnn/linf-0.1"
 
 
 def _eval_cmd(path) -> list[str]:
-    return ["-m", "optimist.core.cli", "eval", "--model", str(path), "--threat", "linf:0.1", "--examples", "72",
+    return ["-m", "optimist.core.cli", "eval", "--model", str(path), "--threat", "linf:0.1", "--images", "72",
             "--batch-size", "16", "--steps", "5", "--square-queries", "40"]
 
 

@@ -31,7 +31,7 @@ def _parse_settings(items: list[str] | None) -> dict:
 
 
 def _at_least(args, minimum: int = 1, **fields) -> None:
-    """``--name N`` values below ``minimum`` are refused (``--n 0`` would evaluate nothing)."""
+    """``--name N`` values below ``minimum`` are refused (``--images 0`` would evaluate nothing)."""
 
     for flag, value in fields.items():
         if value is not None and value < minimum:
@@ -117,7 +117,7 @@ def _eval(args) -> int:
     from optimist.core.data import load_dataset, subset  # lazy: load only what runs
     from optimist.core.evaluate import robust_accuracy  # lazy: load only what runs
 
-    _at_least(args, n=args.n, steps=args.steps, restarts=args.restarts, batch_size=args.batch_size)
+    _at_least(args, images=args.n, steps=args.steps, restarts=args.restarts, batch_size=args.batch_size)
     model, zoo_name = _load_for_eval(args.model)
     if args.record and not zoo_name:
         raise InputError(f"--record stores the result in a zoo model's card, and {args.model!r} is not a zoo model; "
@@ -221,6 +221,7 @@ def _zoo(args) -> int:
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    from optimist.core.cli_apps import IMAGES_UNDER_TORCHRUN  # lazy: load only what runs
     from optimist.core.models import available_models  # lazy: load only what runs
     from optimist.core.train import METHODS  # lazy: load only what runs
 
@@ -304,9 +305,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    help="step schedule of the gradient stages (default: %(default)s)")
     e.add_argument("--square-queries", type=int, default=ev.DEFAULT_SQUARE_QUERIES,
                    help="budget of the gradient-free stage, 0 to skip it (default: %(default)s)")
-    e.add_argument("--n", "--examples", dest="n", type=int, default=1000,
-                   help="number of test images (default: %(default)s); under torchrun write --examples, as "
-                        "torchrun reads --n as an abbreviation of its own options")
+    e.add_argument("--images", "--n", "--examples", dest="n", type=int, default=1000, metavar="N",
+                   help=f"number of test images (default: %(default)s); {IMAGES_UNDER_TORCHRUN}")
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--autoattack", action="store_true", help="also run the official AutoAttack (pyautoattack)")
@@ -361,7 +361,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                    "record it, with the default evaluation's gap to it, in their cards (never "
                                    "trains).")
     za.add_argument("name", nargs="*", metavar="NAME", help="zoo names (default: every cached robust model)")
-    za.add_argument("--n", type=int, default=1000, help="number of test images (default: %(default)s)")
+    za.add_argument("--images", "--n", dest="n", type=int, default=1000, metavar="N",
+                    help=f"number of test images (default: %(default)s); {IMAGES_UNDER_TORCHRUN}")
     za.add_argument("--autoattack-version", default="standard", choices=("standard", "plus", "rand"),
                     help="AutoAttack version (default: %(default)s)")
     za.set_defaults(fn=_zoo)

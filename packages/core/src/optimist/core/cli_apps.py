@@ -16,6 +16,11 @@ from optimist.core.application import GROUP, Application, settings_help
 from optimist.core.errors import InputError
 from optimist.core.runtime import resolve_device
 
+# torchrun's own parser reads ``--n`` as an ambiguous abbreviation of --nnodes, --nproc-per-node, ... and stops;
+# ``--images`` is a prefix of none of its options, so torchrun passes it through to the command.
+IMAGES_UNDER_TORCHRUN = ("--n is the same flag, but under torchrun write --images (torchrun reads --n as an "
+                         "abbreviation of its own options)")
+
 
 def application_names() -> list[str]:
     return sorted(ep.name for ep in entry_points(group=GROUP))
@@ -63,7 +68,7 @@ def _run(args) -> int:
     settings = parse_settings(args.set)
     if args.n is not None:
         if "n" in settings:
-            raise InputError("give the number of images once: --n or --set n=..., not both")
+            raise InputError("give the number of images once: --images (or --n) or --set n=..., not both")
         settings["n"] = args.n
     app.settings.from_mapping(settings)  # unknown keys and bad values fail before any model loads
     device = resolve_device(args.device)
@@ -89,7 +94,8 @@ def _add(sub, name: str, app: Application | None) -> None:
     p.add_argument("--data", default=app.demo_data if app else "fashion-mnist", metavar="SPEC",
                    help="a data spec: fashion-mnist, digits, cifar10:ROOT, imagefolder:PATH, tensors:FILE "
                         "(default: %(default)s)")
-    p.add_argument("--n", type=int, default=None, help="number of test images (the setting n)")
+    p.add_argument("--images", "--n", dest="n", type=int, default=None, metavar="N",
+                   help=f"number of test images (the setting n); {IMAGES_UNDER_TORCHRUN}")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting (JSON value); see below")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cuda (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the run's own random generator (default: 0)")
