@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import copy
+import time
 
 import pytest
 import torch
 from torch import nn
 
-from optimist.core.models import build_model
+from optimist.core.errors import InputError
+from optimist.core.models import build_model, wrap
 from optimist.interpretability import METHODS, attribute, explanation_function
-from optimist.interpretability.attributions import predicted_class, random_attribution
+from optimist.interpretability.attributions import (
+    guided_backprop_model,
+    predicted_class,
+    random_attribution,
+    relu_use,
+)
 
 from .helpers import images
 
@@ -92,10 +99,10 @@ class _GuidedReLUModule(nn.Module):
 
 
 def _guided_reference(model, x, target):
-    """Guided backprop without captum: every ReLU module swapped for one with the guided backward rule."""
+    """Guided backprop without captum: every place holding a ReLU module gets one with the guided backward rule."""
     m = copy.deepcopy(model)
     for mod in list(m.modules()):
-        for child_name, child in list(mod.named_children()):
+        for child_name, child in list(mod._modules.items()):  # not named_children(): it skips a repeated module
             if isinstance(child, nn.ReLU):
                 setattr(mod, child_name, _GuidedReLUModule())
     return _logit_grad(m, x, target)
@@ -114,14 +121,66 @@ def test_guided_backprop_on_registry_models(arch):
     assert not torch.allclose(a, _logit_grad(model, x, t))  # it is not the plain gradient
 
 
-def test_guided_backprop_refuses_reused_or_inplace_relus():
+def _relu_state(model):
+    """Every module of the model (the objects themselves) and every ReLU's in-place flag."""
+    return [(name, m, getattr(m, "inplace", None)) for name, m in model.named_modules(remove_duplicate=False)]
+
+
+def test_guided_backprop_runs_on_a_copy_for_shared_or_inplace_relus():
     relu = nn.ReLU()
-    reused = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), relu, nn.Linear(8, 8), relu, nn.Linear(8, 3))
-    with pytest.raises(ValueError, match=r"used more than once: \['2'\]"):
-        attribute(reused, images(2, size=4), method="guided-backprop")
+    shared = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), relu, nn.Linear(8, 8), relu, nn.Linear(8, 3))
     inplace = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(inplace=True), nn.Linear(8, 3))
-    with pytest.raises(ValueError, match=r"in-place: \['2'\]"):
-        attribute(inplace, images(2, size=4), method="guided-backprop")
+    x, t = images(3, size=4, seed=2), torch.tensor([0, 1, 2])
+    for model, shared_n, inplace_n in ((shared, 1, 0), (inplace, 0, 1)):
+        before = _relu_state(model)
+        use = relu_use(model, x)
+        assert (len(use.shared), len(use.inplace), use.functional) == (shared_n, inplace_n, 0)
+        twin, note = guided_backprop_model(model, x)
+        assert twin is not model and "ran on a copy" in note
+        assert not relu_use(twin, x).needs_copy
+        a = attribute(model, x, t, method="guided-backprop")
+        torch.testing.assert_close(a, _guided_reference(model, x, t), rtol=1e-5, atol=1e-7)
+        assert _relu_state(model) == before  # the caller's model: same modules, same flags
+
+
+class _FunctionalRelu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Linear(16, 8), nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.b(torch.nn.functional.relu(self.a(x.flatten(1))))
+
+
+def test_guided_backprop_refuses_functional_relus_at_once():
+    model = _FunctionalRelu()
+    assert relu_use(model, images(2, size=4)).functional == 1
+    start = time.perf_counter()
+    with pytest.raises(InputError, match=r"calls relu 1 time\(s\) as a function.*nn\.ReLU modules"):
+        attribute(model, images(2, size=4), method="guided-backprop")
+    assert time.perf_counter() - start < 1.0
+
+
+def test_guided_backprop_on_torchvision_resnet18_with_inplace_relus():
+    """torchvision's ResNet-18: one in-place ``relu`` per block, called twice; the caller's model stays as it is."""
+    torchvision = pytest.importorskip("torchvision")
+    torch.manual_seed(0)
+    net = torchvision.models.resnet18(num_classes=10)
+    for m in net.modules():  # random batch-norm statistics, so that ReLUs cut somewhere
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    model = wrap(net, num_classes=10, in_channels=3, image_size=32).eval()
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    t = torch.tensor([1, 4, 7])
+    before = _relu_state(model)
+    use = relu_use(model, x)
+    assert len(use.inplace) == 9 and len(use.repeated) == 8 and use.functional == 0
+    a = attribute(model, x, t, method="guided-backprop")
+    assert _relu_state(model) == before and all(m.inplace for m in model.modules() if isinstance(m, nn.ReLU))
+    # equal to guided backprop on the same network rebuilt with a separate, not in-place ReLU per use
+    torch.testing.assert_close(a, _guided_reference(model, x, t), rtol=1e-4, atol=1e-7)
+    assert (a - _logit_grad(model, x, t)).abs().max() > 0.1 * a.abs().max()  # not the plain gradient
 
 
 def test_no_parameter_gradients_accumulate(cnn):

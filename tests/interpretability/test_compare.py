@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -9,6 +11,7 @@ matplotlib.use("Agg")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
+from optimist.core.errors import InputError  # noqa: E402
 from optimist.core.models import build_model  # noqa: E402
 from optimist.interpretability import METRICS, RANDOM, gradient_alignment, score_maps  # noqa: E402
 
@@ -75,3 +78,53 @@ def test_robust_gradients_are_more_aligned(small_pair, fmnist_test):
     assert rob["mean_alignment"] > 1.5 * std["mean_alignment"]
     assert rob["mean_cosine"] > std["mean_cosine"] + 0.05
     assert (rob["cosine"] > std["cosine"]).float().mean() > 0.75  # image by image, not only on average
+
+
+class _FunctionalRelu(torch.nn.Module):
+    """A classifier whose only ReLU is ``F.relu`` in forward: guided backprop cannot reach it."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(28 * 28, 16), torch.nn.Linear(16, 10)
+
+    def forward(self, x):
+        return self.b(torch.nn.functional.relu(self.a(x.flatten(1))))
+
+
+def test_guided_backprop_is_checked_before_any_work(two_models, data, monkeypatch):
+    compare_module = importlib.import_module("optimist.interpretability.compare")  # the package's name is a function
+    work = []
+    for name in ("attribute", "output_change", "predicted_class"):
+        monkeypatch.setattr(compare_module, name, lambda *a, name=name, **k: work.append(name))
+    with pytest.raises(InputError, match="calls relu 1 time.*as a function"):
+        score_maps({**two_models, "f": _FunctionalRelu()}, data, methods=["gradient", "guided-backprop"], **TINY)
+    assert work == []  # refused before the first model's first map
+
+
+def test_guided_backprop_copy_is_recorded(two_models, data):
+    inplace = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 16), torch.nn.ReLU(inplace=True),
+                                  torch.nn.Linear(16, 10)).eval()
+    before = [(m, getattr(m, "inplace", None)) for m in inplace.modules()]
+    cmp = score_maps({"a": two_models["a"], "i": inplace}, data, methods=["guided-backprop"],
+                     metrics=["gini", "deletion", "sensitivity"], **TINY)
+    assert cmp.settings["guided_backprop"]["a"] == "ran on the model itself"
+    assert cmp.settings["guided_backprop"]["i"].startswith("ran on a copy with 1 ReLU modules replaced")
+    assert [(m, getattr(m, "inplace", None)) for m in inplace.modules()] == before
+
+
+def test_application_records_guided_backprop_on_torchvision_resnet18():
+    """The application on a torchvision ResNet-18 (in-place, repeated ReLUs): it runs and its record says how."""
+    torchvision = pytest.importorskip("torchvision")
+    from optimist.core.models import wrap
+    from optimist.interpretability import compare
+
+    torch.manual_seed(0)
+    model = wrap(torchvision.models.resnet18(num_classes=10), num_classes=10, in_channels=3, image_size=32)
+    modules = list(model.modules())
+    g = torch.Generator().manual_seed(1)
+    data = torch.rand(4, 3, 32, 32, generator=g), torch.tensor([0, 1, 2, 3])
+    result = compare({"tv": model}, data, progress=False, n=3, methods=["gradient", "guided-backprop"],
+                     metrics=["gini", "alignment"], random_baseline=False, n_figure=2)
+    assert result.settings["guided_backprop"]["tv"].startswith("ran on a copy with 9 ReLU modules replaced")
+    assert list(model.modules()) == modules and all(m.inplace for m in modules if isinstance(m, torch.nn.ReLU))
+    assert {"gini (guided-backprop)", "alignment (guided-backprop)"} <= set(result.table["measurement"])

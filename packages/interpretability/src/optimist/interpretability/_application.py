@@ -120,6 +120,8 @@ def _explain(run: Run) -> Result:
                      method_options=options, n_figure=s.n_figure, batch_size=s.batch_size, seed=seed,
                      device=device, progress=progress)
     cmp.class_names = ds.info.class_names
+    if "guided_backprop" in cmp.settings:  # per model: on the model itself, or on a copy with new ReLUs
+        run.record["guided_backprop"] = cmp.settings["guided_backprop"]
     figures = {"gradients": cmp.grid_figure(methods=[s.methods[0]], images_as_columns=True),
                "all-methods": cmp.grid_figure(models=[reference, labels[-1]])}
     captions = {

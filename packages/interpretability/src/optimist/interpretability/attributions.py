@@ -8,17 +8,21 @@ a magnitude map.
 
 from __future__ import annotations
 
+import copy
 import warnings
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from captum.attr import GuidedBackprop, InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from optimist.core.attacks import frozen
 from optimist.core.checks import check_model_input
 from optimist.core.errors import InputError
-from optimist.core.runtime import predict
+from optimist.core.runtime import evaluating, predict
 
 #: Method name -> what it computes (all through captum).
 METHODS: dict[str, str] = {
@@ -72,28 +76,115 @@ def resolve_target(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int
     return t.clone()
 
 
-def check_relus(model: nn.Module, x: torch.Tensor) -> None:
-    """Raise a ValueError unless every ``nn.ReLU`` is non-in-place and runs once per forward pass.
+#: relu as a function: captum's GuidedBackprop never sees these calls (it hooks ``nn.ReLU`` modules only).
+_RELU_FUNCTIONS = frozenset({F.relu, F.relu_, torch.relu, torch.relu_, torch.Tensor.relu, torch.Tensor.relu_})
 
-    captum's GuidedBackprop hooks each ReLU module; an in-place ReLU breaks the hook and a module used
-    twice (stock torchvision ResNet blocks) gets the wrong gradient. Registry models pass this check.
+
+class _CountReluCalls(TorchFunctionMode):
+    """Counts every relu call in a forward pass, ``nn.ReLU``'s own ``F.relu`` included (nested calls are not seen)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in _RELU_FUNCTIONS:
+            self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+@dataclass(frozen=True)
+class ReluUse:
+    """How a model's forward pass uses ReLUs, as captum's GuidedBackprop sees them."""
+
+    modules: int                 # nn.ReLU modules, each counted once
+    inplace: tuple[str, ...]     # names of the in-place ones
+    shared: tuple[str, ...]      # names of those held in more than one place (e.g. twice in one nn.Sequential)
+    repeated: tuple[str, ...]    # names of those called more than once per forward pass
+    functional: int              # relu calls outside nn.ReLU modules: F.relu, torch.relu, Tensor.relu
+
+    @property
+    def needs_copy(self) -> bool:
+        """In-place or shared ReLU modules: a copy with new ones fixes both (a repeated call site it cannot split)."""
+        return bool(self.inplace or self.shared)
+
+
+def relu_use(model: nn.Module, x: torch.Tensor) -> ReluUse:
+    """One forward pass of the first image (eval mode, no gradients) that finds the ReLUs guided backprop needs.
+
+    ReLU modules are counted by forward hooks, relu calls of any kind by a ``TorchFunctionMode``; the difference
+    is the number of functional calls. Writing a ReLU as ``clamp(min=0)`` or ``maximum(x, 0)`` is not detected.
     """
-    relus = {name: m for name, m in model.named_modules() if isinstance(m, nn.ReLU)}
-    inplace = [name for name, m in relus.items() if m.inplace]
+    slots: dict[int, list[str]] = {}
+    relus: dict[int, nn.ReLU] = {}
+    for name, m in model.named_modules(remove_duplicate=False):
+        if isinstance(m, nn.ReLU):
+            slots.setdefault(id(m), []).append(name)
+            relus[id(m)] = m
     calls = dict.fromkeys(relus, 0)
-    hooks = [m.register_forward_hook(lambda *_, name=name: calls.__setitem__(name, calls[name] + 1))
-             for name, m in relus.items()]
+    hooks = [m.register_forward_hook(lambda *_, key=key: calls.__setitem__(key, calls[key] + 1))
+             for key, m in relus.items()]
+    counter = _CountReluCalls()
     try:
-        with torch.no_grad():
+        with evaluating(model), torch.no_grad(), counter:
             model(x[:1])
     finally:
         for h in hooks:
             h.remove()
-    reused = [name for name, c in calls.items() if c > 1]
-    if inplace or reused:
-        raise InputError("guided backprop needs one non-in-place nn.ReLU module per use; "
-                         f"in-place: {inplace or 'none'}, used more than once: {reused or 'none'}. "
-                         "Build the model from optimist.core.models (separate ReLUs) or replace them.")
+    return ReluUse(modules=len(relus),
+                   inplace=tuple(slots[k][0] for k, m in relus.items() if m.inplace),
+                   shared=tuple(slots[k][0] for k in relus if len(slots[k]) > 1),
+                   repeated=tuple(slots[k][0] for k in relus if calls[k] > 1),
+                   functional=max(0, counter.calls - sum(calls.values())))
+
+
+def _separate_relus(model: nn.Module) -> int:
+    """Give every place that holds an ``nn.ReLU`` a new, not in-place one of its own; the number replaced."""
+    replaced = 0
+    for parent in list(model.modules()):
+        for key, child in list(parent._modules.items()):
+            if isinstance(child, nn.ReLU):
+                new = copy.deepcopy(child)
+                new.inplace = False
+                parent._modules[key] = new
+                replaced += 1
+    return replaced
+
+
+def guided_backprop_model(model: nn.Module, x: torch.Tensor) -> tuple[nn.Module, str]:
+    """The model captum's GuidedBackprop runs on for images like ``x``, and a note saying which it is.
+
+    One forward pass of one image (:func:`relu_use`) decides, before any attribution. With in-place ReLU modules
+    (torchvision's ResNets have one in-place ``self.relu`` per block) or one module held in several places, it is
+    a deep copy in which every place holds a new, not in-place ``nn.ReLU``; the caller's model is left as it is
+    (same modules, same flags). Otherwise the model itself. A module called more than once in one forward pass
+    (torchvision's block ``relu``, twice) stays one module called twice, in the copy too: module replacement cannot
+    split a call site, and captum's hooks act on each call's own tensors, so each call is guided on its own.
+    Refused at once (:class:`InputError`): relus called as functions (``F.relu``, ``torch.relu``, ``Tensor.relu``),
+    which captum's ReLU-module hooks never reach. Not detected: a ReLU written as ``clamp(min=0)``, and a ReLU
+    module whose input tensor also feeds another layer (captum's hook on that input then changes the other path's
+    gradient too).
+    """
+    use = relu_use(model, x)
+    if use.functional:
+        raise InputError(f"guided backprop cannot run on {type(model).__name__}: its forward pass calls relu "
+                         f"{use.functional} time(s) as a function (torch.nn.functional.relu, torch.relu or "
+                         "Tensor.relu), and captum's GuidedBackprop changes the gradient at nn.ReLU modules only. "
+                         "Use nn.ReLU modules in the model's forward, or leave guided-backprop out of the methods")
+    repeated = f"; {len(use.repeated)} ReLU modules run more than once per forward pass, each call guided" \
+        if use.repeated else ""
+    if not use.needs_copy:
+        return model, f"ran on the model itself{repeated}"
+    try:
+        twin = copy.deepcopy(model)
+    except Exception as e:  # a module deepcopy cannot handle: say so instead of a traceback from inside copy
+        raise InputError(f"guided backprop needs a copy of {type(model).__name__} with separate, not in-place "
+                         f"ReLUs (in-place: {list(use.inplace) or 'none'}, shared: {list(use.shared) or 'none'}), "
+                         f"and copy.deepcopy failed: {e}. Build the model with one nn.ReLU(inplace=False) per use, "
+                         "or leave guided-backprop out of the methods") from e
+    replaced = _separate_relus(twin)
+    return twin, (f"ran on a copy with {replaced} ReLU modules replaced by new, not in-place ones (the model's: "
+                  f"{len(use.inplace)} in place, {len(use.shared)} held in more than one place){repeated}")
 
 
 def _explainer(model: nn.Module, method: str):
@@ -117,7 +208,8 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | No
     ``target`` is a class per image (or one class for all); None means the model's predicted class.
     ``options`` go to the captum method (e.g. ``n_steps`` for integrated gradients, ``nt_samples`` and
     ``stdevs`` for smoothgrad). Images are processed in chunks of ``batch_size``; the model's parameters
-    are frozen meanwhile, so no parameter gradients accumulate.
+    are frozen meanwhile, so no parameter gradients accumulate. Guided backprop runs on a copy with new ReLU
+    modules when the model's are in place or shared (:func:`guided_backprop_model`, checked before any work).
     """
     check_model_input(model, x)
     return _attribute(model, x, target, method, batch_size, options)
@@ -129,7 +221,7 @@ def _attribute(model: nn.Module, x: torch.Tensor, target, method: str, batch_siz
     _check_inputs(model, x)
     targets = resolve_target(model, x, target)
     if method == "guided-backprop":
-        check_relus(model, x)
+        model, _ = guided_backprop_model(model, x)  # the model itself, or a copy with separate ReLUs
     explainer, fixed = _explainer(model, method)
     kwargs = {**DEFAULT_OPTIONS.get(method, {}), **fixed, **options}
     out = []

@@ -25,6 +25,7 @@ from optimist.interpretability.attributions import (
     attribute,
     check_method,
     explanation_function,
+    guided_backprop_model,
     predicted_class,
     random_attribution,
 )
@@ -188,6 +189,9 @@ def score_maps(
     all_methods = methods + ([RANDOM] if random_baseline else [])
     fig_idx = _figure_indices(None if y is None else y.cpu(), len(x), n_figure).to(x.device)
     k_sens = min(sensitivity_n, len(x))
+    # guided backprop's ReLU check (and copy, for in-place or shared ReLUs) comes before any work, for every model
+    guided = {name: guided_backprop_model(model, x) for name, model in models.items()} \
+        if "guided-backprop" in methods else {}
 
     rows: list[pd.DataFrame] = []
     maps: dict[tuple[str, str], torch.Tensor] = {}
@@ -210,8 +214,9 @@ def score_maps(
         for method in all_methods:
             bar.set_postfix_str(f"{name} / {method}")
             options = method_options.get(method, {})
+            explained = guided[name][0] if method == "guided-backprop" else model
             a = (random_attribution(x, seed) if method == RANDOM
-                 else attribute(model, x, t, method=method, batch_size=batch_size, **options))
+                 else attribute(explained, x, t, method=method, batch_size=batch_size, **options))
             maps[(name, method)] = a[fig_idx]
             scores: dict[str, torch.Tensor] = {}
             if "alignment" in metrics:
@@ -229,7 +234,7 @@ def score_maps(
                                                            n_perturb_samples=infidelity_samples, seed=seed,
                                                            change=change)
             if "sensitivity" in metrics and k_sens > 0:
-                explain = explanation_function(model, method, **options)
+                explain = explanation_function(explained, method, **options)
                 scores["sensitivity"] = max_sensitivity(explain, x[:k_sens], t[:k_sens], radius=sensitivity_radius,
                                                         n_perturb_samples=sensitivity_samples)
             if "gini" in metrics:
@@ -248,6 +253,8 @@ def score_maps(
                 "infidelity_sigma": infidelity_sigma, "infidelity_samples": infidelity_samples,
                 "sensitivity_n": k_sens, "sensitivity_samples": sensitivity_samples,
                 "sensitivity_radius": sensitivity_radius, "method_options": method_options, "seed": seed}
+    if guided:
+        settings["guided_backprop"] = {name: note for name, (_, note) in guided.items()}
     maps = {k: v.cpu() for k, v in maps.items()}
     predictions = {k: v.cpu() for k, v in predictions.items()}
     return Comparison(per_example, table, x[fig_idx].cpu(), None if y is None else y[fig_idx].cpu(), maps,
