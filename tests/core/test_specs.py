@@ -190,3 +190,17 @@ def test_welch_interval_matches_scipy_and_handles_small_groups():
     assert d == pytest.approx(sum(a) / 4 - sum(b) / 3) and (lo, hi) == pytest.approx((ci.low, ci.high))
     assert all(map(math.isnan, welch_interval([0.5], b)[1:]))
     assert welch_interval([0.5, float("nan"), 0.7], [0.5, 0.5])[0] == pytest.approx(0.1)
+
+
+def test_imagefolder_interleaves_the_classes(tmp_path):
+    """The folders list the images class by class; the spec gives them round-robin, so any prefix has every class."""
+    from PIL import Image
+
+    for c, count in (("a", 3), ("b", 2), ("c", 3)):
+        (tmp_path / "test" / c).mkdir(parents=True)
+        for i in range(count):
+            Image.new("RGB", (8, 8), color=(10 * i, 0, 0)).save(tmp_path / "test" / c / f"{i}.png")
+    ds = resolve_data(f"imagefolder:{tmp_path}?size=8")
+    assert ds.targets.tolist() == [0, 1, 2, 0, 1, 2, 0, 2]
+    assert ds.images[:, 0, 0, 0].mul(255).round().tolist() == [0, 0, 0, 10, 10, 10, 20, 20]  # each class in order
+    assert resolve_data(f"imagefolder:{tmp_path}?size=8&n=3").targets.tolist() == [0, 1, 2]

@@ -3,12 +3,15 @@
 =========================  ==========================================================================
 ``fashion-mnist[:ROOT]``   Fashion-MNIST (Debian package or ROOT); ``mnist:ROOT``, ``cifar10:ROOT`` alike
 ``digits``                 scikit-learn's 8x8 digits
-``imagefolder:PATH``       one sub-folder per class (``PATH/test`` is used when it exists)
+``imagefolder:PATH``       one sub-folder per class (``PATH/test`` is used when it exists), classes interleaved
 ``tensors:FILE``           ``.pt`` (dict with ``images``/``labels``, or a pair) or ``.npz``: images in [0, 1]
 =========================  ==========================================================================
 
 Options follow ``?``: ``size=N`` resizes (bilinear), ``mode=grey`` / ``mode=rgb`` converts channels, ``n=N``
 keeps the first N, ``split=train`` / ``split=test`` picks the split (default: the caller's, usually test).
+An image folder's images come with the classes interleaved (each class's first image, then each class's second,
+...), not class by class as the folders list them, so that the first N images (``n=N``, or an application's
+``n`` setting) hold every class.
 Installed packages add kinds through the ``optimist.datasets`` entry-point group (a function
 ``load(arg, *, split, options) -> ImageTensorDataset``). An explicit root or path that holds no data is an
 error naming it; nothing falls back to another copy.
@@ -104,6 +107,15 @@ def _load_tensors(arg: str) -> ImageTensorDataset:
     raise DataSpecError(f"{path} holds a {type(obj).__name__}; expected {{'images': x, 'labels': y}} or (x, y)")
 
 
+def _classes_interleaved(targets: list[int]) -> list[int]:
+    """Indices in round-robin class order: each class's first image, then each class's second, and so on."""
+    per_class: dict[int, list[int]] = {}
+    for i, t in enumerate(targets):
+        per_class.setdefault(int(t), []).append(i)
+    longest = max((len(v) for v in per_class.values()), default=0)
+    return [v[j] for j in range(longest) for _, v in sorted(per_class.items()) if j < len(v)]
+
+
 def _load_imagefolder(arg: str, split: str, opts: dict) -> ImageTensorDataset:
     import torchvision
     from torchvision import transforms
@@ -123,8 +135,8 @@ def _load_imagefolder(arg: str, split: str, opts: dict) -> ImageTensorDataset:
         folder = torchvision.datasets.ImageFolder(str(path), transform=transforms.Compose(tf + [transforms.ToTensor()]))
     except (FileNotFoundError, RuntimeError) as e:
         raise DataSpecError(f"imagefolder: {path} holds no images in class sub-folders ({e})") from e
-    n = min(len(folder), opts.get("n", len(folder)))
-    items = [folder[i] for i in range(n)]
+    order = _classes_interleaved(folder.targets)  # the folder lists them class by class
+    items = [folder[i] for i in order[:opts.get("n", len(order))]]
     shapes = {tuple(x.shape) for x, _ in items}
     if len(shapes) > 1:
         raise DataSpecError(f"imagefolder: {path} mixes grey and colour images ({sorted(shapes)}); add ?mode=rgb "
