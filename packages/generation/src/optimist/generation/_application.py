@@ -21,7 +21,7 @@ from optimist.core.application import (
     resolve_data,
 )
 from optimist.core.data import ImageTensorDataset
-from optimist.core.errors import SettingsError
+from optimist.core.errors import InputError, SettingsError
 from optimist.core.runtime import preserved
 from optimist.core.settings import Settings, setting
 from optimist.core.specs import resolve_model as resolve
@@ -292,10 +292,43 @@ def _fit_and_bank(train, test, n_ref: int, split: int, s: GenerationSettings, *,
         hold = min(s.knn_bank, len(train) // 2)
         cut = len(train) - hold
         fit = ImageTensorDataset(train.images[:cut], train.targets[:cut], train.info)
-        return fit, train.images[cut:], train.targets[cut:]
-    half = split + max(2, n_ref // 2)
-    fit = ImageTensorDataset(test.images[:half], test.targets[:half], test.info)
-    return fit, test.images[half:split + n_ref], test.targets[half:split + n_ref]
+        bank, where = (train.images[cut:], train.targets[cut:]), f"the last {hold} images of the training data"
+    else:
+        half = split + max(2, n_ref // 2)
+        fit = ImageTensorDataset(test.images[:half], test.targets[:half], test.info)
+        bank = test.images[half:split + n_ref], test.targets[half:split + n_ref]
+        where = f"the second half of the real reference, {len(bank[1])} images"
+    _check_classes(fit.targets, test.targets[:split], bank[1], test.targets[split:split + max(2, n_ref // 2)],
+                   where, s, separate=separate)
+    return fit, *bank
+
+
+def _check_classes(fit_labels, input_labels, bank_labels, real_labels, where: str, s: GenerationSettings, *,
+                   separate: bool) -> None:
+    """Before any work: the pixel judges' bank and the real reference hold every class the tasks aim at."""
+    def names(t: torch.Tensor) -> set[int]:
+        return set(t.unique().tolist())
+
+    needed = names(input_labels) | (names(fit_labels) if "class-generation" in s.tasks else set())
+    bank, real = names(bank_labels), names(real_labels)
+    missing_bank, missing_real = sorted((needed | real) - bank), sorted((needed | bank) - real)
+    if not missing_bank and not missing_real:
+        return
+    what, fix = [], []
+    more = (f"give more images of every class, in mixed class order (an imagefolder: spec interleaves the classes; "
+            f"a tensors: file sorted by class does not), or lower n (now {s.n}) or raise reference_size (now "
+            f"{s.reference_size}) so that more of them form the reference")
+    if missing_bank:
+        what.append(f"the pixel judges' bank ({where}) has no image of class(es) {missing_bank}")
+        fix.append(f"give train_data whose last {len(bank_labels)} images hold every class (shuffle one sorted by "
+                   "class)" if separate else f"{more}; or give train_data=SPEC for the seeds and the bank")
+    if missing_real:
+        what.append(f"the real reference (the data's images after the first {len(input_labels)}) has none of "
+                    f"class(es) {missing_real}")
+        if not fix or separate:
+            fix.append(more)
+    raise InputError(f"generation needs real images of every class its tasks aim at ({sorted(needed)}), and "
+                     f"{'; '.join(what)}. Fix: {'; '.join(fix)}")
 
 
 def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, device=None, progress: bool = True,
