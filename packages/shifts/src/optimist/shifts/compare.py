@@ -35,7 +35,14 @@ from optimist.core.stats import paired_interval, proportion_interval, t_interval
 from optimist.shifts import figures
 from optimist.shifts.corruptions import corruption_names
 from optimist.shifts.data import VERSION, _save_npy, from_uint8, severity_stack, to_uint8
-from optimist.shifts.fourier import BANDS, band_energy, band_of, centred_frequencies, fourier_heatmap
+from optimist.shifts.fourier import (
+    BANDS,
+    band_energy,
+    band_of,
+    centred_frequencies,
+    dominant_band,
+    fourier_heatmap,
+)
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,20 @@ def _baseline(labels: list[str], wanted: str) -> str:
     return labels[0]
 
 
+def _nan_mean(a, axis=None):
+    """``np.nanmean`` that gives NaN without a warning where every value is NaN (a CE the baseline left undefined)."""
+    a = np.asarray(a, dtype=float)
+    count = (~np.isnan(a)).sum(axis=axis)
+    total = np.where(np.isnan(a), 0.0, a).sum(axis=axis)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _nan_percentile(a, q):
+    """``np.nanpercentile`` that gives NaNs without a warning where every value is NaN."""
+    a = np.asarray(a, dtype=float)
+    return np.nanpercentile(a, q) if not np.isnan(a).all() else np.full(len(q), np.nan)
+
+
 def _ce(err: np.ndarray, base: np.ndarray, clean: np.ndarray, base_clean: np.ndarray) -> tuple[float, float]:
     """CE and relative CE of one corruption from per-severity error rates."""
     ce = err.sum() / base.sum() if base.sum() > 0 else math.nan
@@ -138,8 +159,7 @@ def _shift(run: Run) -> Result:
         examples[name] = stack[:, ex]
         k = min(s.band_images, n)
         e = band_energy(x[:k], stack[s.band_severity - 1, :k])
-        shares = [e[b] for b in BANDS]
-        bands.append({"corruption": name, **e, "band": BANDS[int(np.nanargmax(shares))]})
+        bands.append({"corruption": name, **e, "band": dominant_band(e)})  # "none": it changed none of them
         for m in labels:
             rows = [(predict(models[m], stack[sv - 1], batch_size=s.batch_size).cpu() == y).numpy()
                     for sv in sevs]
@@ -202,15 +222,15 @@ def _shift(run: Run) -> Result:
         den = (beb - bceb[None, None]).sum(1)
         rel_b = (eb - ceb[None, None]).sum(1) / np.where(den > 0, den, np.nan)
         for i, name in enumerate(names):
-            lo, hi = np.nanpercentile(ce_b[i], [2.5, 97.5]) if m != base else (1.0, 1.0)
+            lo, hi = _nan_percentile(ce_b[i], [2.5, 97.5]) if m != base else (1.0, 1.0)
             add(m, "CE", ces[i][0], float(lo), float(hi), n, corruption=name, band=band_of_c[name])
-            rlo, rhi = np.nanpercentile(rel_b[i], [2.5, 97.5]) if m != base else (1.0, 1.0)
+            rlo, rhi = _nan_percentile(rel_b[i], [2.5, 97.5]) if m != base else (1.0, 1.0)
             add(m, "relative CE", ces[i][1], float(rlo), float(rhi), n, corruption=name, band=band_of_c[name])
             ce_rows.append({"model": m, "corruption": name, "CE": ces[i][0], "relative CE": ces[i][1]})
-        mce = float(np.nanmean([c[0] for c in ces]))
-        rmce = float(np.nanmean([c[1] for c in ces]))
-        mlo, mhi = np.nanpercentile(np.nanmean(ce_b, 0), [2.5, 97.5]) if m != base else (1.0, 1.0)
-        rlo, rhi = np.nanpercentile(np.nanmean(rel_b, 0), [2.5, 97.5]) if m != base else (1.0, 1.0)
+        mce = float(_nan_mean([c[0] for c in ces]))
+        rmce = float(_nan_mean([c[1] for c in ces]))
+        mlo, mhi = _nan_percentile(_nan_mean(ce_b, 0), [2.5, 97.5]) if m != base else (1.0, 1.0)
+        rlo, rhi = _nan_percentile(_nan_mean(rel_b, 0), [2.5, 97.5]) if m != base else (1.0, 1.0)
         add(m, "mCE", mce, float(mlo), float(mhi), n)
         add(m, "relative mCE", rmce, float(rlo), float(rhi), n)
 

@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from optimist.shifts.fourier import BANDS  # noqa: E402
+from optimist.shifts.fourier import BANDS, NO_BAND  # noqa: E402
 
 BAND_COLOURS = {"low": "#1f77b4", "mid": "#7f7f7f", "high": "#d62728"}
 
@@ -43,7 +43,7 @@ def plot_examples(clean, examples: dict, band_of_c: dict, sevs=(1, 2, 3, 4, 5)):
 def plot_bars(table, labels, names, band_of_c):
     """Accuracy (mean over severities) per corruption and model, corruptions grouped by band."""
     t = table[table.measurement == "accuracy (mean over severities)"]
-    order = [c for b in BANDS for c in names if band_of_c[c] == b]
+    order = [c for b in (*BANDS, NO_BAND) for c in names if band_of_c[c] == b]
     fig, ax = plt.subplots(figsize=(max(7, 0.45 * len(order) + 2), 3.6))
     width = 0.8 / len(labels)
     xs = np.arange(len(order))
@@ -56,7 +56,7 @@ def plot_bars(table, labels, names, band_of_c):
     ax.set_xticks(xs)
     ax.set_xticklabels(order, rotation=60, ha="right", fontsize=7)
     for lab in ax.get_xticklabels():
-        lab.set_color(BAND_COLOURS[band_of_c[lab.get_text()]])
+        lab.set_color(BAND_COLOURS.get(band_of_c[lab.get_text()], "k"))
     ax.set_ylabel("accuracy (mean over severities)")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7, loc="lower left", title="dashed: clean", title_fontsize=7)

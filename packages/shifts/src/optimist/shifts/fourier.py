@@ -59,6 +59,16 @@ def band_energy(clean: torch.Tensor, corrupted: torch.Tensor) -> dict[str, float
     return out
 
 
+NO_BAND = "none"  # the band of a corruption that left the measured images as they were (no power to share)
+
+
+def dominant_band(energy: dict[str, float]) -> str:
+    """The band holding the largest share of :func:`band_energy`'s power, or ``"none"`` when the corruption changed
+    nothing (every share undefined: e.g. contrast, blur or pixelation of images of one flat colour)."""
+    shares = [energy[b] for b in BANDS]
+    return NO_BAND if np.isnan(shares).all() else BANDS[int(np.nanargmax(shares))]
+
+
 def measure_bands(images: torch.Tensor, *, names: Sequence[str] | None = None, severity: int = 3,
                   seed: int = 0, corrupted: dict[str, torch.Tensor] | None = None) -> pd.DataFrame:
     """One row per corruption: its power share per band at ``severity``, mean |f| and ``band``, the largest share.
@@ -69,9 +79,7 @@ def measure_bands(images: torch.Tensor, *, names: Sequence[str] | None = None, s
     for name in names or corruption_names():
         y = corrupted[name] if corrupted and name in corrupted else corrupt(images, name, severity, seed=seed)
         e = band_energy(images, y)
-        shares = [e[b] for b in BANDS]
-        rows.append({"corruption": name, **e,
-                     "band": BANDS[int(np.nanargmax(shares))] if not np.isnan(shares).all() else "none"})
+        rows.append({"corruption": name, **e, "band": dominant_band(e)})
     return pd.DataFrame(rows)
 
 
