@@ -160,9 +160,9 @@ def core_demo(section: Section, options: DemoOptions) -> None:
     rows = []
     for name, cls in MODELS.items():
         size = 224 if name.startswith("tv-") else 28
-        m = build_model(name, 10, 1, size)
-        with torch.no_grad():
-            feats = m.features(torch.rand(1, 1, size, size)).shape[1]
+        with torch.device("meta"), torch.no_grad():  # shapes and counts only: no memory, no arithmetic
+            m = build_model(name, 10, 1, size)
+            feats = m.features(torch.empty(1, 1, size, size)).shape[1]
         rows.append({"model": name, "input": f"1x{size}x{size}", "parameters": sum(p.numel() for p in m.parameters()),
                      "feature dim": feats, "about": (cls.__doc__ or "").strip().split("\n")[0]})
     section.add_table(pd.DataFrame(rows).set_index("model"), "Model registry",
@@ -172,7 +172,11 @@ def core_demo(section: Section, options: DemoOptions) -> None:
     for name in pair:
         zoo.get(name, root=options.zoo_root, progress=not options.quick)
     table = pd.DataFrame([r for r in zoo.cached(options.zoo_root) if r["name"] in pair]).set_index("name")
+    n = {zoo.recipe(name).eval_n for name in pair}
+    images = "the whole test set" if n == {len(test)} else f"the first {', '.join(map(str, sorted(n)))} test images"
     section.add_table(table, "The zoo's default pair",
-                      "Clean and PGD-20 accuracy on the first 1,000 test images (from each model's card).")
+                      f"Clean and robust accuracy on {images} (the default evaluation cascade, 20 steps per gradient "
+                      "stage), from each model's card; 'where' says whether it comes with optimist-zoo or from the "
+                      "cache.")
     section.add_settings({"dataset": "fashion-mnist", "zoo_models": pair,
                           "recipes": {n: zoo.recipe(n).config.to_dict() for n in pair}})
