@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
+
+@pytest.mark.slow
 def test_torchrun_two_processes(tmp_path):
     out = tmp_path / "ddp"
     torchrun = Path(sys.executable).parent / "torchrun"

@@ -3,6 +3,7 @@
 import os
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -35,6 +36,7 @@ def _worker(rank: int, world: int, port: int, state: dict, x, y, out: str) -> No
         dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_two_process_gloo_equals_one_process(small_pair, fmnist_test, tmp_path):
     model = small_pair["robust"]
     data = subset(fmnist_test, N, seed=3)
