@@ -42,8 +42,7 @@ APPLICATION = Application(
     description="Image synthesis with one classifier, robust versus standard: class generation, inpainting, "
                 "super-resolution, translation, sketch-to-image, inversion and feature visualisation from the same "
                 "seeds, judged by an independent network, a pixel k-NN classifier and a realism score.",
-    demo_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/l2-1",
-                 "fashion-mnist/small-cnn/l2-3"),
+    demo_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/l2-3"),
     demo_settings={"sweep": "shipped"},
     quick_models=("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/linf-0.1"),
     quick_settings={"sweep": "", "per_class": 2, "n": 10, "n_units": 4, "steps_factor": 0.25, "evaluator": "mlp",
