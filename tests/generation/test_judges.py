@@ -121,8 +121,8 @@ def test_defaults_are_what_the_shipped_sweep_chooses():
     table = pd.read_csv(SHIPPED)
     chosen = choose(table)
     assert set(chosen.index) == set(DEFAULTS) - {"feature-visualisation"}
-    g = DEFAULTS["class-generation"]  # the pilot's setting, not the sweep's (see budgets.GENERATION)
-    assert (g.eps, g.steps, g.step_size) == (8.0, 100, 0.2)
+    g = DEFAULTS["class-generation"]  # chosen for the converged zoo on other seeds (see budgets.GENERATION)
+    assert (g.eps, g.steps, g.step_size) == (4.0, 100, 0.1)
     for task, row in chosen.drop(index="class-generation").iterrows():
         b = DEFAULTS[task]
         assert (b.eps, b.steps, b.step_size) == pytest.approx((row["eps"], row["steps"], row["step_size"])), task

@@ -60,9 +60,11 @@ class Budget:
 # standard one on both pixel judges by the largest summed margin (k-NN accuracy gained + realism lowered, quoted
 # below as L2 3 vs standard). The network judge saturates for every model at these radii. The scaled ImageNet
 # radii (scale_l2_eps) are the sweep's smallest points. Bounded step sizes are 2.5 eps / steps.
-# Class generation is the exception: L2 8 and 100 steps from 4x4 class-Gaussian seeds, the setting under which an
-# L2 3 model draws garments a person names (a pilot on the converged zoo; the sweep's eps 5 left silhouettes).
-GENERATION = Budget(eps=8.0, step_size=0.2, steps=100)
+# Class generation was re-chosen for the converged zoo by the same criterion on other seeds than the reported ones
+# (compare(..., seed=1, tasks=("class-generation",)), 4x4 class-Gaussian seeds, 100 steps): k-NN gain plus realism
+# drop of L2 3 over standard was 0.50, 0.50, 0.43, 0.38, 0.19 at eps 3, 4, 5, 6, 8. At eps 4 the L2 3 grid shows
+# garments; the pilot's eps 8 draws sharper silhouettes but saturates them (realism 1.64 vs the standard's 1.33).
+GENERATION = Budget(eps=4.0, step_size=0.1, steps=100)
 INPAINTING = Budget(eps=3.0, step_size=0.075, steps=100)  # k-NN 0.90 vs 0.80, realism 1.21 vs 1.24
 SUPER_RESOLUTION = Budget(eps=5.0, step_size=0.125, steps=100)  # k-NN 1.00 vs 0.83, realism 1.24 vs 1.47
 TRANSLATION = Budget(eps=8.0, step_size=0.2, steps=100)  # k-NN 1.00 vs 0.33, realism 1.49 vs 1.87
