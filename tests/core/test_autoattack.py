@@ -9,6 +9,7 @@ from optimist.core.evaluate import robust_accuracy
 pytest.importorskip("pyautoattack")
 
 
+@pytest.mark.slow  # the standard version on a converged robust model: minutes on a CPU
 def test_standard_autoattack_with_breakdown(small_pair, fmnist_test):
     m = small_pair["robust"]
     data = subset(fmnist_test, 16, seed=0)

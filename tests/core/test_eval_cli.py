@@ -53,11 +53,11 @@ def test_zoo_audit_records_autoattack(tmp_path, capsys):
     from optimist.core.audit import audit, robust_recipes
 
     assert ROBUST in robust_recipes(root) and "fashion-mnist/small-cnn/standard" not in robust_recipes(root)
-    rows = audit([ROBUST], n=12, root=root, progress=False)
+    rows = audit([ROBUST], n=6, root=root, progress=False)
     assert [r["name"] for r in rows] == [ROBUST]
     card = read_card(zoo.model_dir(ROBUST, root))
     rec = next(e for e in card["extra_evaluations"] if e["attack"] == "autoattack")
-    assert rec["n"] == 12 and rec["version"] == "standard" and rec["stages"][0]["stage"] == "apgd-ce"
+    assert rec["n"] == 6 and rec["version"] == "standard" and rec["stages"][0]["stage"] == "apgd-ce"
     assert rec["gap_points"] == pytest.approx(rows[0]["gap_points"], abs=0.01)
     assert rec["default_robust_accuracy"] == round(rows[0]["default"], 4)
     json.dumps(card)  # the card stays plain JSON
