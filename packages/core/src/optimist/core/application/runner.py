@@ -24,6 +24,7 @@ from torch import nn
 from optimist.core.checks import check_images
 from optimist.core.errors import DataMismatchError, ModelSpecError
 from optimist.core.models import require_classifier
+from optimist.core.models.layout import channels_last
 from optimist.core.runtime import evaluating, library_versions, model_device, preserved, resolve_device, seeded
 from optimist.core.settings import Settings
 from optimist.core.specs import resolve_data, resolve_model
@@ -89,9 +90,10 @@ def prepare(application: str, models: Mapping[str, nn.Module | str], data, *, se
         resolved, checked = data_resolver(data) if data_resolver is not None else (resolve_data(data),) * 2
     check_compatible(named, checked, labels=labels)
     record = run_settings(application, settings, models, data, seed=seed, device=dev)
-    with preserved(named.values()), seeded(seed, [dev]) as gen:
+    with preserved(named.values()), seeded(seed, [dev]) as gen, contextlib.ExitStack() as layouts:
         for m in named.values():
             m.to(dev).eval()
+            layouts.enter_context(channels_last(m))  # oneDNN's fast layout on a CPU; restored on the way out
         yield Run(application, named, resolved, settings, dev, seed, progress, gen, np.random.default_rng(seed),
                   record)
 
