@@ -231,7 +231,7 @@ def _attribute(model: nn.Module, x: torch.Tensor, target, method: str, batch_siz
             xb = x[i:i + batch_size].detach().clone().requires_grad_(True)
             a = explainer.attribute(xb, target=targets[i:i + batch_size], **kwargs)
             out.append(a.detach())
-    return torch.cat(out)
+    return torch.cat(out).contiguous()  # a channels-last model gives channels-last gradients; captum's metrics .view()
 
 
 def random_attribution(x: torch.Tensor, seed: int | None = 0) -> torch.Tensor:
