@@ -1,5 +1,7 @@
 # The two commands of the README, and a few more. `make demo` and `make test` set themselves up.
 VENV ?= .venv
+# `make test` spreads the test files over this many pytest-xdist workers (one torch thread each)
+WORKERS ?= 2
 
 .PHONY: setup demo test test-slow lint bench wheels
 setup:
@@ -9,7 +11,7 @@ demo: setup
 	$(VENV)/bin/optimist demo --out optimist-report
 
 test: setup
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n $(WORKERS) --dist loadfile
 
 test-slow: setup
 	$(VENV)/bin/python -m pytest -q -m slow

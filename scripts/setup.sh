@@ -33,7 +33,7 @@ HASH=$( { cat constraints.txt packages/*/pyproject.toml scripts/setup.sh
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$HASH" ]; then
   echo "[setup] installing packages into $VENV (first time: a few minutes, torch is large)"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c constraints.txt \
-    "${PKGS[@]}" pytest ruff dill build hatchling editables import-linter
+    "${PKGS[@]}" pytest pytest-xdist ruff dill build hatchling editables import-linter
   echo "$HASH" > "$STAMP"
 fi
 echo "[setup] ready: $VENV"

@@ -14,6 +14,10 @@ import torch
 PAIR = {"standard": "fashion-mnist/small-cnn/standard", "robust": "fashion-mnist/small-cnn/linf-0.1"}
 
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # `make test` runs two workers on two cores: one torch thread each
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
