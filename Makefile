@@ -14,6 +14,7 @@ test: setup
 	$(VENV)/bin/python -m pytest -q -n $(WORKERS) --dist loadfile
 
 test-slow: setup
+	bash scripts/setup-browser.sh
 	$(VENV)/bin/python -m pytest -q -m slow
 
 lint: setup

@@ -22,6 +22,26 @@ def _slug(text: str) -> str:
     return slug if len(slug) <= 90 else slug[:90].rsplit("-", 1)[0]
 
 
+#: tables longer than this fold away in the report
+FOLD_ROWS = 20
+#: a claim verdict's symbol (as the claims tables store it) and the word the report shows instead
+VERDICT_WORDS = {"✅": "supports", "❌": "contradicts", "≈": "inconclusive"}
+
+
+def _verdict_words(df):
+    """``df`` with its ``verdict`` column (if any) in words: the symbols need a colour-emoji font to render."""
+    if "verdict" not in getattr(df, "columns", ()):
+        return df
+    return df.assign(verdict=df["verdict"].map(lambda v: VERDICT_WORDS.get(v, v)))
+
+
+def _badges(table_html: str) -> str:
+    """Verdict words in an HTML table as styled badges."""
+    for word in VERDICT_WORDS.values():
+        table_html = table_html.replace(f"<td>{word}</td>", f"<td><span class='verdict {word}'>{word}</span></td>")
+    return table_html
+
+
 def _save_figure(fig, path: Path, name: str, caption: str) -> str:
     """Save a matplotlib figure as PNG at ``path``; returns the HTML that embeds it."""
     import matplotlib.pyplot as plt
@@ -62,13 +82,20 @@ class Section:
         return path
 
     def add_table(self, df, name: str, caption: str = "", float_format: str = "{:.4g}") -> Path:
-        """Save a pandas DataFrame as CSV and embed it as an HTML table."""
+        """Save a pandas DataFrame as CSV and embed it as an HTML table; one longer than ``FOLD_ROWS`` rows is
+        folded away (``<details>``, with a link to its CSV) so that it never pushes the figures down."""
         path = self.out_dir / "tables" / f"{self.slug}-{_slug(name)}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(path, index=True)
-        table = df.to_html(float_format=lambda v: float_format.format(v), border=0, classes="table")
+        shown = _verdict_words(df)
+        table = _badges(shown.to_html(float_format=lambda v: float_format.format(v), border=0, classes="table"))
         cap = f"<p class='caption'>{html.escape(caption)}</p>" if caption else ""
-        self.items.append(("table", f"<h3>{html.escape(name)}</h3>{cap}{table}"))
+        if len(df) > FOLD_ROWS:
+            link = f"<a href='tables/{path.name}'>{html.escape(path.name)}</a>"
+            self.items.append(("table", f"<details class='long'><summary>{html.escape(name)} ({len(df)} rows; CSV: "
+                                        f"{link})</summary>{cap}{table}</details>"))
+        else:
+            self.items.append(("table", f"<h3>{html.escape(name)}</h3>{cap}{table}"))
         return path
 
     def add_claims(self, claims) -> None:
@@ -95,6 +122,9 @@ table.table td,table.table th{padding:.25em .6em;border-bottom:1px solid #ddd;te
 pre{background:#f5f5f5;padding:.5em;overflow:auto;font-size:.8em}
 .banner{background:#fff3cd;border:1px solid #e0c060;padding:.6em 1em;font-weight:bold;margin:1em 0}
 table.claims td{text-align:left}
+.verdict{display:inline-block;padding:0 .5em;border-radius:.7em;font-size:.85em;font-weight:600;color:#fff}
+.verdict.supports{background:#2e7d32} .verdict.contradicts{background:#c62828} .verdict.inconclusive{background:#757575}
+details.long{margin:.6em 0} details.long summary{cursor:pointer;font-weight:600}
 """
 
 
@@ -130,11 +160,11 @@ def provenance(command: list[str] | None = None) -> dict:
 def _claims_table(rows: list[dict]) -> str:
     import pandas as pd
 
-    df = pd.DataFrame(rows)
+    df = _verdict_words(pd.DataFrame(rows))
     cols = [c for c in ("section", "claim", "metric", "standard", "robust", "difference", "interval", "verdict")
             if c in df.columns]
-    return df[cols].to_html(index=False, border=0, classes="table claims", float_format=lambda v: f"{v:.3g}",
-                            escape=True)
+    return _badges(df[cols].to_html(index=False, border=0, classes="table claims",
+                                    float_format=lambda v: f"{v:.3g}", escape=True))
 
 
 class Report:
@@ -184,8 +214,9 @@ class Report:
             import pandas as pd
 
             head += ("<h2 id='claims'>Claims at a glance</h2><p class='caption'>One row per claim: the robust and "
-                     "standard models' values, their difference with its 95% interval, and the verdict (✅ the "
-                     "interval says robust is better, ❌ it says robust is worse, ≈ it includes no difference)."
+                     "standard models' values, their difference with its 95% interval, and the verdict (supports: the "
+                     "interval says robust is better; contradicts: it says robust is worse; inconclusive: it "
+                     "includes no difference)."
                      "</p>" + _claims_table(claims))
             pd.DataFrame(claims).to_csv(self.out_dir / "claims.csv", index=False)
         page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"

@@ -58,20 +58,21 @@ class Result:
             raise InputError(f"{self.application} result table lacks columns {missing}; it needs {TABLE_COLUMNS}")
 
     def to_section(self, section) -> None:
-        """Add text, tables, figures (with their captions) and settings to a report section."""
+        """Add the claims, the figures (with their captions), the text, the tables (long ones folded) and the
+        settings to a report section, in that order."""
         if len(self.claims):
             section.add_claims(self.claims)
             section.add_table(self.claims.set_index("claim"), "Claims",
                               "Robust minus standard with its 95% interval; the verdict says whether the interval "
                               "supports the claim.")
+        for name, fig in self.figures.items():  # pictures first, right after the claims
+            section.add_figure(fig, name, self.captions.get(name, ""))
         if self.text:
             section.add_text(self.text)
         section.add_table(self.table.set_index(["model", "measurement"]), "Results",
                           "One row per model and measurement: value with its 95% interval (low, high) over n.")
         for name, df in self.extra_tables.items():
             section.add_table(df, name)
-        for name, fig in self.figures.items():
-            section.add_figure(fig, name, self.captions.get(name, ""))
         section.add_settings(self.settings)
 
     def save(self, folder: str | os.PathLike, *, title: str | None = None) -> Path:
