@@ -327,6 +327,16 @@ def robust_accuracy(
     returned to its mode; the global random state is left untouched (each batch is seeded from ``seed`` and
     its index). Under an initialised process group (``torchrun``) with ``shard=True``, each rank evaluates
     every world-size-th batch and the outcomes are gathered on all ranks: the same numbers as one process.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> batches = [(torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]))]
+    >>> result = robust_accuracy(model, batches, "linf:0.1", steps=5, progress=False)
+    >>> result.robust_accuracy <= result.clean_accuracy, result.threat
+    (True, 'linf:0.1')
     """
     s = EvalSettings.merged(settings, options)
     attack, steps, restarts, step_size, batch_size = s.attack, s.steps, s.restarts, s.step_size, s.batch_size

@@ -70,6 +70,15 @@ def deepfool(
             (margins along a subspace, L2 only).
         clamp: keep ``x + delta`` in [0, 1]. Pass False to measure the geometric margin of the function
             itself, as the margin instruments do; then ``x_adv`` may leave the image range.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> result = deepfool(model, torch.rand(4, 1, 28, 28), "l2", max_iter=5)
+    >>> result.x_adv.shape, result.success.dtype
+    (torch.Size([4, 1, 28, 28]), torch.bool)
     """
     check_images(x)
     norm = _norm_of(norm)

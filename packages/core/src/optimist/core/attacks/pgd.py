@@ -251,13 +251,14 @@ def pgd(
     Returns:
         Adversarial images in [0, 1] within the threat ball; with ``return_loss``, ``(images, loss)``.
 
-    Example:
-        >>> import torch
-        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
-        >>> x, y = torch.rand(2, 1, 2, 2), torch.tensor([0, 1])
-        >>> xa = pgd(net, x, y, "linf:0.1", steps=5)
-        >>> bool(((xa - x).abs() <= 0.1 + 1e-6).all())
-        True
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    >>> x, y = torch.rand(2, 1, 2, 2), torch.tensor([0, 1])
+    >>> xa = pgd(net, x, y, "linf:0.1", steps=5)
+    >>> bool(((xa - x).abs() <= 0.1 + 1e-6).all())
+    True
     """
     s = PGDSettings.merged(settings, options)
     steps, step_size, random_start, restarts = s.steps, s.step_size, s.random_start, s.restarts
@@ -320,6 +321,16 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, threat: Threat | st
     """Fast gradient sign method: one step of the PGD engine (step ``eps`` by default).
 
     With ``random_start=True`` and ``step_size=1.25*eps`` this is the attack of fast adversarial training.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> x_adv = fgsm(model, x, y, "linf:0.1")
+    >>> bool(((x_adv - x).abs() <= 0.1 + 1e-6).all())
+    True
     """
     threat = as_threat(threat)
     return pgd(model, x, y, threat, steps=1, step_size=step_size or threat.eps, random_start=random_start,

@@ -58,6 +58,12 @@ def load_dataset(
 
     ``root`` is searched first; ``download=True`` lets torchvision fetch mnist/cifar10 into ``root``.
     ``image_size`` resizes the images (e.g. ``digits`` at 28 for transfer learning).
+
+    Examples
+    --------
+    >>> test = load_dataset("digits", "test")
+    >>> len(test), tuple(test[0][0].shape), test.info.class_names[:3]
+    (540, (1, 8, 8), ('0', '1', '2'))
     """
     key = name.lower().replace("_", "-")
     if key not in _LOADERS:

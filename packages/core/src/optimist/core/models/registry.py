@@ -27,6 +27,13 @@ def build_model(name: str, num_classes: int = 10, in_channels: int = 1, image_si
     """Instantiate architecture ``name`` (see :func:`available_models`) for images in [0, 1].
 
     ``mean``/``std`` are the per-channel normalisation the model applies internally (default 0.5/0.5).
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> model(torch.rand(4, 1, 28, 28)).shape
+    torch.Size([4, 10])
     """
     if name not in MODELS:
         raise InputError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
