@@ -101,6 +101,12 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     """Explain each model's prediction on the same images with captum methods and score every map.
 
     The first model is the reference of the paired differences (per-image, model minus reference, 95% interval).
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: it fetches (or trains) two zoo models and scores 200 images (minutes)
+    >>> result = compare({"standard": "zoo:fashion-mnist/small-cnn/standard",
+    ...                   "robust": "zoo:fashion-mnist/small-cnn/linf-0.1"}, "fashion-mnist?n=200")  # doctest: +SKIP
     """
     s = InterpretabilitySettings.from_mapping(settings)
     with prepare("interpretability", models, data, settings=s, device=device, seed=seed, progress=progress) as run:

@@ -210,6 +210,15 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | No
     ``stdevs`` for smoothgrad). Images are processed in chunks of ``batch_size``; the model's parameters
     are frozen meanwhile, so no parameter gradients accumulate. Guided backprop runs on a copy with new ReLU
     modules when the model's are in place or shared (:func:`guided_backprop_model`, checked before any work).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> maps = attribute(model, torch.rand(4, 1, 28, 28), method="gradient")
+    >>> maps.shape
+    torch.Size([4, 1, 28, 28])
     """
     check_model_input(model, x)
     return _attribute(model, x, target, method, batch_size, options)
@@ -248,6 +257,15 @@ def explanation_function(model: nn.Module, method: str, **options) -> Callable[.
     """``f(inputs, target=...) -> attributions`` for captum's metrics (e.g. ``sensitivity_max``).
 
     For ``method="random"`` every call draws fresh noise, which is what a map without signal does.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> explain = explanation_function(model, "gradient")
+    >>> explain(torch.rand(4, 1, 28, 28), target=torch.tensor([0, 1, 2, 3])).shape
+    torch.Size([4, 1, 28, 28])
     """
     check_method(method, allow_random=True)
 

@@ -163,6 +163,16 @@ def score_maps(
     and ``sensitivity_samples`` perturbations in an L∞ ball of ``sensitivity_radius``.
     ``method_options`` passes captum options per method, e.g. ``{"integrated-gradients": {"n_steps": 64}}``.
     Images go to ``device`` (default: where the first model's parameters are).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> images = (torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]))
+    >>> comparison = score_maps({"net": model}, images, n=4, methods=["gradient"], steps=3, progress=False)
+    >>> comparison.table.columns.tolist()
+    ['model', 'method', 'metric', 'mean', 'ci_low', 'ci_high', 'n']
     """
     s = ScoreSettings.merged(settings, options)
     methods, metrics, n, target, random_baseline = s.methods, s.metrics, s.n, s.target, s.random_baseline

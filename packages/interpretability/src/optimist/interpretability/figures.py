@@ -28,6 +28,18 @@ def saliency_grid(comparison, *, methods: Sequence[str] | None = None, models: S
     One row per image (or one column per image with ``images_as_columns=True``). Red is evidence for
     the explained class, blue against it; each map is scaled to its own 99.5th percentile of |value|
     so that the pattern, not the scale, is compared.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> from optimist.interpretability import score_maps
+    >>> images = (torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]))
+    >>> comparison = score_maps({"net": model}, images, n=4, methods=["gradient"], steps=3, progress=False)
+    >>> fig = saliency_grid(comparison)
+    >>> type(fig).__name__
+    'Figure'
     """
     import matplotlib.pyplot as plt
 
@@ -77,6 +89,19 @@ def metric_vs_epsilon(comparison, epsilons: Mapping[str, tuple[str | None, float
 
     ``epsilons`` maps a model name of the comparison to ``(norm, eps)``; the standard model is
     ``(None, 0.0)`` and starts every norm's curve. The random baseline is the dashed grey line.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> from optimist.interpretability import score_maps
+    >>> models = {"standard": model, "robust": build_model("small-cnn", 10, 1, 28).eval()}
+    >>> images = (torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3]))
+    >>> comparison = score_maps(models, images, n=4, methods=["gradient"], metrics=["gini"], progress=False)
+    >>> fig = metric_vs_epsilon(comparison, {"standard": (None, 0.0), "robust": ("linf", 0.1)})
+    >>> len(fig.axes)
+    1
     """
     import matplotlib.pyplot as plt
 

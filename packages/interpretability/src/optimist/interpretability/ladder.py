@@ -11,7 +11,13 @@ DEFAULT_LADDER = ("fashion-mnist/small-cnn/standard", "fashion-mnist/small-cnn/l
 
 
 def ladder_names(which: str = "default") -> list[str]:
-    """Zoo names for ``which``: "default" (standard, L∞ 0.05, 0.1), "linf", "l2" or "all" (both ladders)."""
+    """Zoo names for ``which``: "default" (standard, L∞ 0.05, 0.1), "linf", "l2" or "all" (both ladders).
+
+    Examples
+    --------
+    >>> ladder_names()
+    ['fashion-mnist/small-cnn/standard', 'fashion-mnist/small-cnn/linf-0.05', 'fashion-mnist/small-cnn/linf-0.1']
+    """
     if which == "default":
         return list(DEFAULT_LADDER)
     if which in ("linf", "l2"):

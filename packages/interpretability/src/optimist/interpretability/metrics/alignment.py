@@ -30,13 +30,30 @@ def _flat_pair(x: torch.Tensor, a: torch.Tensor) -> tuple[torch.Tensor, torch.Te
 
 
 def alignment(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """Per-example α = |⟨x, g⟩| / ‖g‖₂ (Etmann et al. 2019, Def. 1); 0 where g = 0."""
+    """Per-example α = |⟨x, g⟩| / ‖g‖₂ (Etmann et al. 2019, Def. 1); 0 where g = 0.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x, grad = torch.rand(4, 1, 28, 28), torch.randn(4, 1, 28, 28)
+    >>> alignment(x, grad).shape
+    torch.Size([4])
+    """
     xf, gf = _flat_pair(x, grad)
     return ((xf * gf).sum(1).abs() / gf.norm(dim=1).clamp_min(_TINY)).float()
 
 
 def cosine_alignment(x: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """Per-example |⟨x, g⟩| / (‖x‖₂ ‖g‖₂): the alignment normalised by the image's norm, in [0, 1]."""
+    """Per-example |⟨x, g⟩| / (‖x‖₂ ‖g‖₂): the alignment normalised by the image's norm, in [0, 1].
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> cosine = cosine_alignment(x, 2 * x)
+    >>> cosine.shape, bool(torch.allclose(cosine, torch.ones(4)))
+    (torch.Size([4]), True)
+    """
     xf, gf = _flat_pair(x, grad)
     return ((xf * gf).sum(1).abs() / (xf.norm(dim=1) * gf.norm(dim=1)).clamp_min(_TINY)).float()
 
@@ -46,6 +63,15 @@ def gradient_alignment(model: nn.Module, x: torch.Tensor, target=None) -> dict[s
 
     ``target`` is the class whose logit is differentiated (default: the predicted class). Returns
     ``{"alignment", "cosine"}`` per-example tensors and ``{"mean_alignment", "mean_cosine"}`` scalars.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> scores = gradient_alignment(model, torch.rand(4, 1, 28, 28))
+    >>> sorted(scores), scores["alignment"].shape
+    (['alignment', 'cosine', 'mean_alignment', 'mean_cosine'], torch.Size([4]))
     """
     g = _attribute(model, x, target, "gradient", 256, {})  # any inputs: the closed forms use centred ones
     a, c = alignment(x, g), cosine_alignment(x, g)

@@ -118,7 +118,19 @@ def deletion_auc(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, 
                  *, steps: int = 24, baseline="black", order: str = "abs", batch_size: int = 256,
                  seed: int = 0) -> torch.Tensor:
     """Per-example deletion AUC (Petsiuk et al. 2018): area under the class probability as the most
-    salient pixels are set to ``baseline``. Lower is better."""
+    salient pixels are set to ``baseline``. Lower is better.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> maps = torch.randn(4, 1, 28, 28)
+    >>> auc = deletion_auc(model, x, maps, y, steps=4)
+    >>> auc.shape, bool(((auc >= 0) & (auc <= 1)).all())
+    (torch.Size([4]), True)
+    """
     return curve_auc(perturbation_curve(model, x, attributions, target, "deletion", steps, baseline, order,
                                         batch_size, seed))
 
@@ -127,6 +139,18 @@ def insertion_auc(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor,
                   *, steps: int = 24, baseline="blur", order: str = "abs", batch_size: int = 256,
                   seed: int = 0) -> torch.Tensor:
     """Per-example insertion AUC (Petsiuk et al. 2018): area under the class probability as the most
-    salient pixels are restored into ``baseline`` (a blurred copy by default). Higher is better."""
+    salient pixels are restored into ``baseline`` (a blurred copy by default). Higher is better.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> maps = torch.randn(4, 1, 28, 28)
+    >>> auc = insertion_auc(model, x, maps, y, steps=4)
+    >>> auc.shape, bool(((auc >= 0) & (auc <= 1)).all())
+    (torch.Size([4]), True)
+    """
     return curve_auc(perturbation_curve(model, x, attributions, target, "insertion", steps, baseline, order,
                                         batch_size, seed))

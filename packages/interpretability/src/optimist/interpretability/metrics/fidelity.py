@@ -68,6 +68,16 @@ def relative_infidelity(model: nn.Module, x: torch.Tensor, attributions: torch.T
     Definition in the module docstring; lower is better, about 1 means the map explains nothing.
     ``change`` may pass a precomputed :func:`output_change` with the same settings (it depends on the
     model and images, not on the map).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> maps = torch.randn(4, 1, 28, 28)
+    >>> relative_infidelity(model, x, maps, y, n_perturb_samples=2).shape
+    torch.Size([4])
     """
     check_model_input(model, x)
     check_maps(attributions, x)
@@ -87,7 +97,19 @@ def max_sensitivity(explain: Callable[..., torch.Tensor], x: torch.Tensor, targe
                     *, radius: float = 0.02, n_perturb_samples: int = 8,
                     max_examples_per_batch: int | None = None) -> torch.Tensor:
     """Per-example captum ``sensitivity_max`` of ``explain(inputs, target=...)`` within an L∞ ball of
-    ``radius`` (captum's uniform perturbation), relative to the unperturbed map's Frobenius norm."""
+    ``radius`` (captum's uniform perturbation), relative to the unperturbed map's Frobenius norm.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> from optimist.interpretability import explanation_function
+    >>> explain = explanation_function(model, "gradient")
+    >>> x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> max_sensitivity(explain, x, y, n_perturb_samples=2).shape
+    torch.Size([4])
+    """
     check_images(x)
     return sensitivity_max(explain, x, perturb_radius=radius, n_perturb_samples=n_perturb_samples,
                            max_examples_per_batch=_batch(x, n_perturb_samples, max_examples_per_batch),

@@ -18,7 +18,16 @@ from optimist.core.errors import InputError
 
 
 def gini(attributions: torch.Tensor) -> torch.Tensor:
-    """Per-example Gini index of |attributions| over all pixels and channels (0 for an all-zero map)."""
+    """Per-example Gini index of |attributions| over all pixels and channels (0 for an all-zero map).
+
+    Examples
+    --------
+    >>> import torch
+    >>> one_pixel = torch.zeros(1, 1, 28, 28)
+    >>> one_pixel[0, 0, 14, 14] = 1.0
+    >>> [round(g, 2) for g in gini(torch.cat([one_pixel, torch.ones(1, 1, 28, 28)])).tolist()]
+    [1.0, 0.0]
+    """
     if attributions.ndim < 2:
         raise InputError(f"attributions need a batch dimension, got shape {tuple(attributions.shape)}")
     c = attributions.reshape(len(attributions), -1).abs().double().sort(dim=1).values
