@@ -58,7 +58,18 @@ class InputFunction:
 def scalar_function(model: nn.Module, x: torch.Tensor, y: torch.Tensor | None = None,
                     of: str = "loss") -> InputFunction:
     """The loss (``of="loss"``) or logit margin (``of="margin"``) around images ``x``; ``y`` defaults to the
-    prediction at ``x`` and the margin's other class is the runner-up at ``x``."""
+    prediction at ``x`` and the margin's other class is the runner-up at ``x``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> loss = scalar_function(model, x, torch.tensor([0, 1, 2, 3]), of="loss")
+    >>> loss(x).shape
+    torch.Size([4])
+    """
     if of not in TARGETS:
         raise InputError(f"unknown target {of!r}; use one of {', '.join(TARGETS)}")
     with torch.no_grad():
@@ -77,6 +88,17 @@ def hessian_vector_product(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.
 
     ``method="reverse"``: double backward (fastest here). ``"forward"``: ``torch.func.jvp`` over
     ``torch.func.grad`` (forward-over-reverse). Both are exact; they agree to float precision.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> from optimist.geometry import scalar_function
+    >>> loss = scalar_function(model, x, y)
+    >>> hessian_vector_product(loss, x, torch.randn_like(x)).shape
+    torch.Size([4, 1, 28, 28])
     """
     if method not in HVP_METHODS:
         raise InputError(f"unknown HVP method {method!r}; use one of {', '.join(HVP_METHODS)}")
@@ -116,6 +138,16 @@ def input_hessian_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor 
 
     Stops early once every example's eigenvalue changes by less than ``tol`` (relative) between iterations.
     For the cross-entropy of a ReLU network the Hessian is positive semi-definite, so this is ``lambda_max``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> result = input_hessian_eigenvalue(model, x, y, iters=2)
+    >>> result.eigenvalue.shape, result.eigenvector.shape
+    (torch.Size([4]), torch.Size([4, 1, 28, 28]))
     """
     check_model_input(model, x)
     if iters < 1:
@@ -151,6 +183,16 @@ def local_linearity_gap(model: nn.Module, x: torch.Tensor, y: torch.Tensor | Non
 
     Zero for a linear ``f``; large where the first-order model of ``f`` breaks down inside the ball. ``f`` is
     the loss or the logit margin (see :func:`scalar_function`); ``x + delta`` stays in [0, 1].
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> gap = local_linearity_gap(model, x, y, "linf:0.1", steps=2)
+    >>> gap.shape, bool((gap >= 0).all())
+    (torch.Size([4]), True)
     """
     check_model_input(model, x)
     threat = as_threat(threat)

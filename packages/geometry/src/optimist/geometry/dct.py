@@ -16,7 +16,15 @@ from optimist.core.errors import InputError
 
 
 def dct_matrix(n: int) -> np.ndarray:
-    """The (n, n) orthonormal DCT-II matrix: row ``k`` is the frequency-``k`` cosine, ``C @ C.T == I``."""
+    """The (n, n) orthonormal DCT-II matrix: row ``k`` is the frequency-``k`` cosine, ``C @ C.T == I``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> C = dct_matrix(8)
+    >>> C.shape, bool(np.allclose(C @ C.T, np.eye(8)))
+    ((8, 8), True)
+    """
     if n < 1:
         raise InputError(f"DCT size must be positive, got {n}")
     # column j is the transform of the unit vector e_j, so C @ signal == dct(signal, norm="ortho")
@@ -24,7 +32,13 @@ def dct_matrix(n: int) -> np.ndarray:
 
 
 def block_starts(image_size: int, block: int = 8, stride: int = 1) -> list[int]:
-    """Start frequencies of the diagonal blocks, lowest first; the last (highest) block is always included."""
+    """Start frequencies of the diagonal blocks, lowest first; the last (highest) block is always included.
+
+    Examples
+    --------
+    >>> block_starts(28, block=8, stride=8)
+    [0, 8, 16, 20]
+    """
     if image_size < 1:
         raise InputError(f"image_size must be positive, got {image_size}")
     if not 1 <= block <= image_size:
@@ -44,6 +58,13 @@ def dct_block_basis(image_size: int, start: int, block: int = 8, channels: int =
     ``D = channels * image_size^2`` in the (C, H, W) flattening of an image. Row order: channel, then the
     vertical frequency ``k1``, then the horizontal ``k2``. Each channel gets its own copy of the block, so the
     subspace holds every colour combination of those frequencies.
+
+    Examples
+    --------
+    >>> basis = dct_block_basis(28, start=0, block=8)
+    >>> import torch
+    >>> basis.shape, bool(torch.allclose(basis @ basis.T, torch.eye(64), atol=1e-5))
+    (torch.Size([64, 784]), True)
     """
     if channels < 1:
         raise InputError(f"channels must be positive, got {channels}")
@@ -56,5 +77,11 @@ def dct_block_basis(image_size: int, start: int, block: int = 8, channels: int =
 
 
 def block_frequency(start: int, block: int = 8) -> float:
-    """Mean of the block's diagonal frequency index (start + (block - 1) / 2): the x-axis of margin plots."""
+    """Mean of the block's diagonal frequency index (start + (block - 1) / 2): the x-axis of margin plots.
+
+    Examples
+    --------
+    >>> block_frequency(0, 8), block_frequency(20, 8)
+    (3.5, 23.5)
+    """
     return start + (block - 1) / 2

@@ -40,7 +40,15 @@ class MarginResult:
 
 
 def summarize(margin: torch.Tensor, relative: torch.Tensor | None = None, success: torch.Tensor | None = None) -> dict:
-    """Summary statistics of a margin sample in which failures are ``inf``."""
+    """Summary statistics of a margin sample in which failures are ``inf``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> stats = summarize(torch.tensor([0.5, 1.0, 2.0, float("inf")]))
+    >>> stats["n"], stats["median"], stats["found"]
+    (4, 1.5, 0.75)
+    """
     m = margin.double().cpu().numpy()
     found = np.isfinite(m)
     q25, q50, q75 = np.quantile(m, [0.25, 0.5, 0.75]) if len(m) else (math.nan,) * 3
@@ -62,6 +70,15 @@ def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: "str | Threat" = "
 
     The margin includes DeepFool's overshoot (``(1 + overshoot)`` times the linearised distance), as in the
     paper's rho; pass ``overshoot=0`` for the bare linearised distance.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> result = deepfool_margins(model, torch.rand(4, 1, 28, 28), "l2", max_iter=5)
+    >>> result.norm, result.margin.shape, result.success.dtype
+    ('l2', torch.Size([4]), torch.bool)
     """
     check_model_input(model, x)
     norm = norm if isinstance(norm, str) and ":" not in norm else as_threat(norm).norm
@@ -87,7 +104,17 @@ def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: "str | Threat" = "
 
 def margin_distribution(model: nn.Module, x: torch.Tensor, *, norms: tuple[str, ...] = ("l2", "linf"),
                         progress: bool = False, **deepfool_kwargs) -> dict[str, MarginResult]:
-    """Margins of ``x`` in each of ``norms`` (``"l2"``, ``"linf"``): ``{norm: MarginResult}``."""
+    """Margins of ``x`` in each of ``norms`` (``"l2"``, ``"linf"``): ``{norm: MarginResult}``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> margins = margin_distribution(model, torch.rand(4, 1, 28, 28), max_iter=5)
+    >>> sorted(margins), margins["linf"].margin.shape
+    (['l2', 'linf'], torch.Size([4]))
+    """
     if not norms:
         raise InputError("give at least one norm")
     return {n: deepfool_margins(model, x, n, progress=progress, desc=f"margins {n}", **deepfool_kwargs)

@@ -54,6 +54,15 @@ def subspace_margins(model: nn.Module, x: torch.Tensor, *, block: int = 8, strid
 
     ``stride`` is the step between block starts (1 in the paper; larger is proportionally cheaper, and the
     highest block is always included). Square images only.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> result = subspace_margins(model, torch.rand(4, 1, 28, 28), block=14, stride=14, max_iter=5)
+    >>> result.starts, tuple(result.margin.shape)
+    ([0, 14], (2, 4))
     """
     check_model_input(model, x)
     _, channels, h, w = x.shape

@@ -50,12 +50,29 @@ def _predict(model: nn.Module, x: torch.Tensor, batch_size: int = 512) -> torch.
 
 
 def perturb(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Images ``x`` plus one perturbation ``v``, kept in [0, 1]."""
+    """Images ``x`` plus one perturbation ``v``, kept in [0, 1].
+
+    Examples
+    --------
+    >>> import torch
+    >>> x_shifted = perturb(torch.rand(4, 1, 28, 28), torch.full((1, 1, 28, 28), 2.0))
+    >>> x_shifted.shape, float(x_shifted.min()), float(x_shifted.max())
+    (torch.Size([4, 1, 28, 28]), 1.0, 1.0)
+    """
     return (x + v).clamp(0, 1)
 
 
 def fooling_rate(model: nn.Module, x: torch.Tensor, v: torch.Tensor) -> float:
-    """Fraction of images ``x`` whose predicted label changes when ``v`` is added (clamped to [0, 1])."""
+    """Fraction of images ``x`` whose predicted label changes when ``v`` is added (clamped to [0, 1]).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> fooling_rate(model, torch.rand(4, 1, 28, 28), torch.zeros(1, 1, 28, 28))
+    0.0
+    """
     check_images(x)
     if v.shape[-3:] != x.shape[-3:]:
         raise InputError(f"perturbation shape {tuple(v.shape)} does not match images {tuple(x.shape)}")
@@ -95,6 +112,15 @@ def universal_perturbation(
         max_passes: passes over ``x`` at most; images are visited in a seeded random order each pass.
         batch_size: images whose DeepFool steps are summed into one update (1: the paper's algorithm).
         deepfool_norm: norm of the DeepFool steps; defaults to the threat's norm.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> result = universal_perturbation(model, torch.rand(4, 1, 28, 28), "linf:0.1", max_passes=1, max_iter=5)
+    >>> result.perturbation.shape, bool(result.perturbation.abs().max() <= 0.1 + 1e-6)
+    (torch.Size([1, 1, 28, 28]), True)
     """
     check_model_input(model, x)
     s = UniversalSettings.merged(settings, options)
