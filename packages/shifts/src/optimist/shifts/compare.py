@@ -127,6 +127,12 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
 
     Settings: see :class:`ShiftsSettings` (``n``, ``corruptions``, ``severities``, ``baseline``, ``heatmap_n``,
     ``heatmap_eps``, ``heatmap_stride``, ...).
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: it fetches (or trains) two zoo models and corrupts 200 images (minutes)
+    >>> result = compare({"standard": "zoo:fashion-mnist/small-cnn/standard",
+    ...                   "robust": "zoo:fashion-mnist/small-cnn/linf-0.1"}, "fashion-mnist?n=200")  # doctest: +SKIP
     """
     s = ShiftsSettings.from_mapping(settings)
     with prepare("shifts", models, data, settings=s, device=device, seed=seed, progress=progress) as run:

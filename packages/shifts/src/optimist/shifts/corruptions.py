@@ -63,7 +63,13 @@ def _register(name: str, family: str):
 
 
 def corruption_names(which: str = "all") -> tuple[str, ...]:
-    """Names of the corruptions: ``"all"`` (MNIST-C then ImageNet-C), ``"mnist-c"`` or ``"imagenet-c"``."""
+    """Names of the corruptions: ``"all"`` (MNIST-C then ImageNet-C), ``"mnist-c"`` or ``"imagenet-c"``.
+
+    Examples
+    --------
+    >>> corruption_names("mnist-c")[:3], len(corruption_names())
+    (('shot_noise', 'impulse_noise', 'glass_blur'), 21)
+    """
     sets = {"all": MNIST_C + IMAGENET_C, "mnist-c": MNIST_C, "imagenet-c": IMAGENET_C}
     if which not in sets:
         raise InputError(f"unknown corruption set {which!r}; choose one of {', '.join(sets)}")
@@ -87,7 +93,16 @@ def _rng(seed: int, name: str, chunk: int) -> np.random.Generator:
 
 
 def corrupt(images: torch.Tensor, name: str, severity: int, *, seed: int = 0) -> torch.Tensor:
-    """``images`` (N, C, H, W) in [0, 1] with corruption ``name`` at ``severity`` (0 = unchanged, 1..5)."""
+    """``images`` (N, C, H, W) in [0, 1] with corruption ``name`` at ``severity`` (0 = unchanged, 1..5).
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.rand(4, 1, 28, 28)
+    >>> noisy = corrupt(x, "gaussian_noise", 3)
+    >>> noisy.shape, bool(((noisy >= 0) & (noisy <= 1)).all()), torch.equal(corrupt(x, "fog", 0), x)
+    (torch.Size([4, 1, 28, 28]), True, True)
+    """
     check_images(images, "images")
     check_corruption(name)
     severity = check_severity(severity)

@@ -107,7 +107,19 @@ def c_folder_corruptions(path: str | os.PathLike) -> tuple[str, ...]:
 
 def load_c_folder(path: str | os.PathLike, corruption: str, severity: int, *, n: int | None = None,
                   class_names: Sequence[str] | None = None, name: str | None = None):
-    """One corruption at one severity from a CIFAR-10-C style folder, as an ImageTensorDataset."""
+    """One corruption at one severity from a CIFAR-10-C style folder, as an ImageTensorDataset.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())  # a tiny CIFAR-10-C style folder: 5 severities x 2 images
+    >>> np.save(folder / "fog.npy", np.zeros((5 * 2, 32, 32, 3), dtype=np.uint8))
+    >>> np.save(folder / "labels.npy", np.array([3, 7]))
+    >>> fog = load_c_folder(folder, "fog", severity=5)
+    >>> len(fog), tuple(fog[0][0].shape), fog[0][1]
+    (2, (3, 32, 32), 3)
+    """
     p = Path(path).expanduser()
     available = c_folder_corruptions(p)
     if corruption not in available:
@@ -143,7 +155,13 @@ def fashion_mnist_c_folder(seed: int = 0) -> Path:
 
 def build_fashion_mnist_c(corruptions: Sequence[str] | None = None, *, seed: int = 0,
                           progress: bool = True) -> Path:
-    """Make (or complete) the cached Fashion-MNIST-C: the 10,000 test images under every corruption x severity."""
+    """Make (or complete) the cached Fashion-MNIST-C: the 10,000 test images under every corruption x severity.
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: it corrupts all 10,000 Fashion-MNIST test images at every severity
+    >>> folder = build_fashion_mnist_c(["gaussian_noise", "fog"], progress=False)  # doctest: +SKIP
+    """
     test = load_dataset("fashion-mnist", "test")
     return write_c_folder(fashion_mnist_c_folder(seed), test.images, test.targets, corruptions, seed=seed,
                           progress=progress)
@@ -154,6 +172,18 @@ def load_corrupted(corruption: str, severity: int, *, n: int | None = None, seed
     """Fashion-MNIST-C (or, with ``path``, a published CIFAR-10-C / ImageNet-C folder): one corruption, one severity.
 
     Fashion-MNIST-C is made on first use, one corruption (all five severities, 10,000 images) at a time.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())  # a tiny CIFAR-10-C style folder: 5 severities x 2 images
+    >>> np.save(folder / "fog.npy", np.zeros((5 * 2, 32, 32, 3), dtype=np.uint8))
+    >>> np.save(folder / "labels.npy", np.array([3, 7]))
+    >>> fog = load_corrupted("fog", 2, path=folder)
+    >>> len(fog), tuple(fog[0][0].shape)
+    (2, (3, 32, 32))
+    >>> noisy = load_corrupted("gaussian_noise", 3, n=100)  # doctest: +SKIP
     """
     if path is not None:
         return load_c_folder(path, corruption, severity, n=n)

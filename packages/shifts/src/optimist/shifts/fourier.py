@@ -46,6 +46,14 @@ def band_energy(clean: torch.Tensor, corrupted: torch.Tensor) -> dict[str, float
     """Share of the power of ``corrupted - clean`` in each band, and the power-weighted mean |f|.
 
     Power is summed over images and channels (and includes the mean, |f| = 0, in the low band).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.shifts import corrupt
+    >>> clean = torch.rand(4, 1, 28, 28)
+    >>> sorted(band_energy(clean, corrupt(clean, "gaussian_noise", 3)))
+    ['high', 'low', 'mean_frequency', 'mid']
     """
     d = (corrupted.double() - clean.double()).cpu().numpy()
     p = (np.abs(np.fft.fft2(d)) ** 2).sum(axis=(0, 1))
@@ -74,6 +82,13 @@ def measure_bands(images: torch.Tensor, *, names: Sequence[str] | None = None, s
     """One row per corruption: its power share per band at ``severity``, mean |f| and ``band``, the largest share.
 
     ``corrupted`` may hold already-corrupted copies of ``images`` by name (else they are made here).
+
+    Examples
+    --------
+    >>> import torch
+    >>> bands = measure_bands(torch.rand(4, 1, 28, 28), names=["gaussian_noise", "fog"])
+    >>> bands.columns.tolist(), len(bands)
+    (['corruption', 'low', 'mid', 'high', 'mean_frequency', 'band'], 2)
     """
     rows = []
     for name in names or corruption_names():
@@ -89,6 +104,12 @@ def fourier_basis(h: int, w: int, u: int, v: int, *, dtype=torch.float32) -> tor
     """The (h, w) real Fourier basis image at frequency (u, v) (rows, columns; any integers), unit L2 norm.
 
     ``cos(2 pi (u r / h + v c / w))`` normalised: its FFT is non-zero only at (u, v) and (-u, -v) mod (h, w).
+
+    Examples
+    --------
+    >>> basis = fourier_basis(28, 28, 1, 2)
+    >>> basis.shape, round(float(basis.norm()), 2)
+    (torch.Size([28, 28]), 1.0)
     """
     r = torch.arange(h, dtype=torch.float64)[:, None]
     c = torch.arange(w, dtype=torch.float64)[None, :]
@@ -117,6 +138,16 @@ def fourier_heatmap(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 
     Returns ``{"error": (h, w) array on the centred grid (zero frequency at [h // 2, w // 2]),
     "correct": {(u, v): bool array over images}, "clean_error": float, "u": rows, "v": columns}``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> x, y = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> heatmap = fourier_heatmap(model, x, y, eps=4.0, stride=8)
+    >>> heatmap["error"].shape, heatmap["eps"]
+    ((28, 28), 4.0)
     """
     check_model_input(model, images, "images")
     check_labels(labels, images.shape[0], getattr(model, "num_classes", None), "labels")
