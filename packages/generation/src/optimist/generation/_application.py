@@ -342,6 +342,12 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     realism score (nearest same-class bank image, relative to real test images'). Intervals: Student-t over
     images; bootstrap for the Fréchet distance (estimate ± 1.96 bootstrap standard deviations). ``claims``:
     robust minus standard per task and judge, paired over the same images.
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: it fetches (or trains) two zoo models and runs every task (minutes)
+    >>> result = compare({"standard": "zoo:fashion-mnist/small-cnn/standard",
+    ...                   "robust": "zoo:fashion-mnist/small-cnn/linf-0.1"}, "fashion-mnist?n=200")  # doctest: +SKIP
     """
     s = GenerationSettings.from_mapping(settings)
     with prepare("generation", models, data, settings=s, device=device, seed=seed, progress=progress,

@@ -144,6 +144,12 @@ def train_evaluator(data, *, arch: str = "mlp", n: int = 3000, epochs: int = 1, 
     """A cheap stand-in evaluator (tests, quick demos): ``arch`` trained on ``n`` images of ``data``.
 
     Use an architecture other than the generator's; the zoo's ``fashion-mnist/lenet/evaluator`` is the real one.
+
+    Examples
+    --------
+    >>> from optimist.core.data import load_dataset
+    >>> # skipped when run as a doctest: it trains an MLP for an epoch on 3,000 Fashion-MNIST images
+    >>> evaluator = train_evaluator(load_dataset("fashion-mnist", "train"), arch="mlp", n=3000)  # doctest: +SKIP
     """
     torch.manual_seed(seed)
     model = build_for_dataset(arch, data.info)
@@ -205,7 +211,23 @@ def real_floor(targets: torch.Tensor, reference: RealReference, seed: int = 0) -
 
 def judge(results: dict[str, TaskResult], reference: RealReference, *, seed: int = 0,
             include_seed: bool = True, include_real: bool = True) -> pd.DataFrame:
-    """One row per generator model (plus the shared seeds and real images) for one task run on the same seeds."""
+    """One row per generator model (plus the shared seeds and real images) for one task run on the same seeds.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> from optimist.generation import Budget
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> from optimist.generation import generate
+    >>> from optimist.generation.evaluate import Evaluator, RealReference
+    >>> evaluator = Evaluator(build_model("mlp", 10, 1, 28).eval())  # untrained here; use an independent classifier
+    >>> reference = RealReference(evaluator, torch.rand(80, 1, 28, 28), torch.arange(80) % 4, pca_dim=4)
+    >>> seeds, targets = torch.rand(4, 1, 28, 28), torch.tensor([0, 1, 2, 3])
+    >>> result = generate(model, seeds, targets, budget=Budget(eps=2.0, step_size=0.5, steps=3))
+    >>> judge({"net": result}, reference)["generator"].tolist()
+    ['seed (no PGD)', 'net', 'real images']
+    """
     if not results:
         raise InputError("results is empty: pass {model name: TaskResult}")
     first = next(iter(results.values()))

@@ -113,6 +113,12 @@ def run_showcase(generators: dict[str, nn.Module], evaluator: nn.Module, train, 
         train, test: datasets with ``.images``/``.targets`` (seeds are fitted on train; tasks use test images
             below ``config.reference_split``, the real reference comes after).
         reference: a :func:`real_reference` built before (reuse it across runs: it costs an evaluator pass).
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: every task on every generator, judged (about 30 s); model, evaluator
+    >>> # (an independent classifier) and the Fashion-MNIST train/test datasets are given
+    >>> showcase = run_showcase({"net": model}, evaluator, train, test, progress=False)  # doctest: +SKIP
     """
     config = config or ShowcaseConfig()
     if not generators:

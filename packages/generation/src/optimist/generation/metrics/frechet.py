@@ -49,7 +49,15 @@ def frechet_from_stats(mu_a: np.ndarray, cov_a: np.ndarray, mu_b: np.ndarray, co
 
 
 def frechet_distance(features_a, features_b) -> float:
-    """Fréchet distance between Gaussians fitted to two (N, D) feature arrays."""
+    """Fréchet distance between Gaussians fitted to two (N, D) feature arrays.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> features = np.random.default_rng(0).normal(size=(50, 3))
+    >>> round(frechet_distance(features, features), 2), frechet_distance(features, features + 1.0) > 2.9
+    (0.0, True)
+    """
     a, b = _as_2d(features_a, "features_a"), _as_2d(features_b, "features_b")
     if a.shape[1] != b.shape[1]:
         raise InputError(f"feature dimensions differ: {a.shape[1]} vs {b.shape[1]}")

@@ -20,7 +20,15 @@ from optimist.generation.tasks.engine import run_task
 
 def noise_seeds(n: int, *, shape: tuple[int, int, int] = (1, 28, 28), mean: float = 0.5, std: float = 0.05,
                 generator: torch.Generator | None = None) -> torch.Tensor:
-    """``mean + std * N(0, 1)`` images, clipped to [0, 1] (Engstrom et al. use 0.5 + N(0, 1)/20)."""
+    """``mean + std * N(0, 1)`` images, clipped to [0, 1] (Engstrom et al. use 0.5 + N(0, 1)/20).
+
+    Examples
+    --------
+    >>> import torch
+    >>> seeds = noise_seeds(4, generator=torch.Generator().manual_seed(0))
+    >>> seeds.shape, bool(((seeds >= 0) & (seeds <= 1)).all())
+    (torch.Size([4, 1, 28, 28]), True)
+    """
     if n < 0 or std < 0:
         raise InputError(f"n and std must be non-negative, got n={n}, std={std}")
     return (mean + std * torch.randn(n, *shape, generator=generator)).clamp(0, 1)
@@ -32,6 +40,18 @@ def invert(model: nn.Module, targets: torch.Tensor, *, seeds: torch.Tensor | Non
 
     ``labels`` (the target images' classes, if known) become the result's ``targets`` so an evaluator can
     check the inversions; the target images are its ``reference``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> from optimist.generation import Budget
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> from optimist.generation import noise_seeds
+    >>> targets, seeds = torch.rand(4, 1, 28, 28), noise_seeds(4, generator=torch.Generator().manual_seed(0))
+    >>> result = invert(model, targets, seeds=seeds, budget=Budget(eps=float("inf"), step_size=0.1, steps=3))
+    >>> result.images.shape
+    torch.Size([4, 1, 28, 28])
     """
     check_model_input(model, targets, "targets")
     n = targets.shape[0]

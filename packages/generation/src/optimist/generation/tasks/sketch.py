@@ -20,7 +20,15 @@ from optimist.generation.tasks.engine import run_task
 
 def edge_map(images: torch.Tensor) -> torch.Tensor:
     """Sobel gradient magnitude of each channel, each image divided by its maximum: white outlines on black
-    (all zeros for a flat image)."""
+    (all zeros for a flat image).
+
+    Examples
+    --------
+    >>> import torch
+    >>> edges = edge_map(torch.rand(4, 1, 28, 28))
+    >>> edges.shape, bool(((edges >= 0) & (edges <= 1)).all())
+    (torch.Size([4, 1, 28, 28]), True)
+    """
     check_images(images, "images")
     kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
     kernel = torch.stack([kx, kx.T]).unsqueeze(1).to(images)  # (2, 1, 3, 3)
@@ -38,6 +46,18 @@ def sketch_to_image(model: nn.Module, sketches: torch.Tensor, labels: torch.Tens
     """Descend the cross-entropy toward ``labels`` from ``sketches`` within ``budget``.
 
     ``ground_truth`` (the images the sketches were drawn from, if known) becomes the result's reference.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> from optimist.generation import Budget
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> from optimist.generation import edge_map
+    >>> sketches, labels = edge_map(torch.rand(4, 1, 28, 28)), torch.tensor([0, 1, 2, 3])
+    >>> result = sketch_to_image(model, sketches, labels, budget=Budget(eps=2.0, step_size=0.5, steps=3))
+    >>> result.images.shape
+    torch.Size([4, 1, 28, 28])
     """
     check_model_input(model, sketches, "sketches")
     labels = check_labels(labels, sketches.shape[0], getattr(model, "num_classes", None))

@@ -15,7 +15,14 @@ from optimist.generation.tasks.engine import run_task
 
 
 def downsample(images: torch.Tensor, factor: int = 4) -> torch.Tensor:
-    """Average-pool by ``factor`` (28x28 -> 7x7 at 4): the low-resolution input."""
+    """Average-pool by ``factor`` (28x28 -> 7x7 at 4): the low-resolution input.
+
+    Examples
+    --------
+    >>> import torch
+    >>> downsample(torch.rand(4, 1, 28, 28), factor=4).shape
+    torch.Size([4, 1, 7, 7])
+    """
     if factor < 1 or images.shape[-1] % factor or images.shape[-2] % factor:
         raise InputError(f"factor must be a positive divisor of the image size {tuple(images.shape[-2:])}, "
                          f"got {factor}")
@@ -37,6 +44,18 @@ def super_resolve(model: nn.Module, low_res: torch.Tensor, labels: torch.Tensor,
 
     ``ground_truth`` (the high-resolution originals, if known) is stored as the result's reference;
     ``confidence`` floors the cross-entropy as in :func:`~optimist.generation.objectives.targeted_loss`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> from optimist.generation import Budget
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> from optimist.generation import downsample
+    >>> low_res, labels = downsample(torch.rand(4, 1, 28, 28)), torch.tensor([0, 1, 2, 3])
+    >>> result = super_resolve(model, low_res, labels, budget=Budget(eps=2.0, step_size=0.5, steps=3))
+    >>> result.task, result.images.shape
+    ('super-resolution', torch.Size([4, 1, 28, 28]))
     """
     check_images(low_res, "low_res")
     labels = check_labels(labels, low_res.shape[0], getattr(model, "num_classes", None))

@@ -19,6 +19,17 @@ def translate(model: nn.Module, images: torch.Tensor, target_classes: torch.Tens
 
     ``source_classes`` (the images' own labels) are only recorded, in ``extras["source"]``; ``confidence``
     floors the cross-entropy as in :func:`~optimist.generation.objectives.targeted_loss`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> from optimist.generation import Budget
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> images, targets = torch.rand(4, 1, 28, 28), torch.tensor([4, 4, 4, 4])
+    >>> result = translate(model, images, targets, budget=Budget(eps=2.0, step_size=0.5, steps=3))
+    >>> result.images.shape
+    torch.Size([4, 1, 28, 28])
     """
     check_model_input(model, images, "images")
     n = images.shape[0]

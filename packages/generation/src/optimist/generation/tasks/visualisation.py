@@ -19,7 +19,18 @@ from optimist.generation.tasks.engine import run_task
 
 
 def top_units(model: nn.Module, images: torch.Tensor, *, k: int = 4) -> torch.Tensor:
-    """The ``k`` representation units with the highest mean activation on ``images`` (live, informative units)."""
+    """The ``k`` representation units with the highest mean activation on ``images`` (live, informative units).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> from optimist.generation import Budget
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> units = top_units(model, torch.rand(4, 1, 28, 28), k=2)
+    >>> units.shape, units.dtype
+    (torch.Size([2]), torch.int64)
+    """
     check_model_input(model, images, "images")
     with evaluating(model), torch.no_grad():
         r = representation(model, images.to(model_device(model))).cpu()
@@ -33,6 +44,18 @@ def visualise(model: nn.Module, seeds: torch.Tensor, units: torch.Tensor | int,
     """Maximise representation unit ``units[i]`` from ``seeds[i]`` (an int applies one unit to all seeds).
 
     The objective values returned are ``-R(x)_i`` (lower = more activated).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.models import build_model
+    >>> from optimist.generation import Budget
+    >>> model = build_model("small-cnn", 10, 1, 28).eval()
+    >>> from optimist.generation import noise_seeds
+    >>> seeds = noise_seeds(4, generator=torch.Generator().manual_seed(0))
+    >>> result = visualise(model, seeds, 3, budget=Budget(eps=float("inf"), step_size=0.1, steps=3))
+    >>> result.images.shape
+    torch.Size([4, 1, 28, 28])
     """
     check_model_input(model, seeds, "seeds")
     n = seeds.shape[0]
