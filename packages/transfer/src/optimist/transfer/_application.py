@@ -159,6 +159,12 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
     ``data`` is the target: split into a training pool and a test set (or with ``train_data`` as the pool), its
     labels need not be the models' classes. Few-shot draws use the same images for every model at each seed.
     The first model is the reference of the paired gains.
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: it fetches (or trains) zoo models (minutes)
+    >>> result = compare({"standard": "zoo:fashion-mnist/small-cnn/standard",
+    ...                   "robust": "zoo:fashion-mnist/small-cnn/linf-0.1"}, "fashion-mnist?n=200")  # doctest: +SKIP
     """
     s = TransferSettings.from_mapping(settings)
     with prepare("transfer", models, data, settings=s, device=device, seed=seed, progress=progress,

@@ -92,7 +92,20 @@ def _batches(dataset: Dataset, batch_size: int):
 @torch.no_grad()
 def compute_features(model: nn.Module, dataset: Dataset, *, batch_size: int = 512, device: str | torch.device = "cpu",
                      progress: bool = False, desc: str = "features") -> tuple[np.ndarray, np.ndarray]:
-    """``model.features`` on every image of ``dataset`` (no cache): (N, feature_dim) float32 and (N,) labels."""
+    """``model.features`` on every image of ``dataset`` (no cache): (N, feature_dim) float32 and (N,) labels.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.data import ImageTensorDataset
+    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.models import build_model
+    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
+    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> features, labels = compute_features(build_model("small-cnn", 10, 1, 28).eval(), toy)
+    >>> features.shape, features.dtype, labels.shape
+    ((8, 128), dtype('float32'), (8,))
+    """
     require_classifier(model, "compute_features")
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
@@ -178,6 +191,18 @@ def extract_features(model: nn.Module, dataset: Dataset, *, cache: FeatureCache 
     ``label`` names the data in cache file names (e.g. ``"digits-test"``); ``key`` replaces the content hash
     for datasets that cannot be hashed; ``fingerprint`` passes a precomputed :func:`dataset_fingerprint` (to
     hash a split once when many models see it).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.data import ImageTensorDataset
+    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.models import build_model
+    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
+    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> features, labels = extract_features(build_model("small-cnn", 10, 1, 28).eval(), toy, cache=False)
+    >>> features.shape, labels.shape
+    ((8, 128), (8,))
     """
     if cache is False:
         return compute_features(model, dataset, batch_size=batch_size, device=device, progress=progress)

@@ -116,6 +116,18 @@ def finetune(model: nn.Module, train: Dataset, *, mode: str = "full", config: Fi
 
     ``mode="full"`` trains every weight; ``"last-block"`` trains :func:`last_block` and the new head while the
     rest (batch-norm statistics included) stays frozen. The source model itself is never modified.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.data import ImageTensorDataset
+    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.models import build_model
+    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
+    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> from optimist.transfer import FinetuneConfig
+    >>> # skipped when run as a doctest: it trains (even a few steps are training)
+    >>> tuned = finetune(build_model("small-cnn", 10, 1, 28), toy, config=FinetuneConfig(steps=2))  # doctest: +SKIP
     """
     labels = labels_of(train)
     if len(labels) == 0:
@@ -152,7 +164,21 @@ def finetune(model: nn.Module, train: Dataset, *, mode: str = "full", config: Fi
 def finetune_accuracy(model: nn.Module, train: Dataset, test: Dataset, *, mode: str = "full",
                       config: FinetuneConfig = FinetuneConfig(), seed: int = 0, train_indices=None,
                       device="cpu", progress: bool = False) -> float:
-    """Fine-tune on ``train`` (or its ``train_indices`` subset) and return the test accuracy."""
+    """Fine-tune on ``train`` (or its ``train_indices`` subset) and return the test accuracy.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.data import ImageTensorDataset
+    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.models import build_model
+    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
+    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> from optimist.transfer import FinetuneConfig
+    >>> # skipped when run as a doctest: it trains (even a few steps are training)
+    >>> model = build_model("small-cnn", 10, 1, 28)
+    >>> acc = finetune_accuracy(model, toy, toy, config=FinetuneConfig(steps=2))  # doctest: +SKIP
+    """
     num_classes = num_classes_of(train)
     if train_indices is not None:
         train = _take(train, np.asarray(train_indices))

@@ -164,6 +164,11 @@ def transfer_ladder(*, device=None, progress: bool = True, seed: int = 0, zoo_ro
     Returns one :class:`~optimist.core.application.Result`: target accuracy per budget and shots with its interval
     over source seeds, the gain of each budget over the standard sources (Welch interval over seeds), the sources'
     own clean and robust accuracy, and the claims at the fewest and the most labels drawn.
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: it fetches (or trains) zoo models (minutes)
+    >>> result = transfer_ladder()  # doctest: +SKIP
     """
     s = LadderSettings.from_mapping(settings)
     device = resolve_device(device)

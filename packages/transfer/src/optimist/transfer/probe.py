@@ -76,7 +76,15 @@ def make_probe(min_per_class: int, Cs: Sequence[float] = DEFAULT_CS, folds: int 
 
 def fit_probe(features: np.ndarray, labels: np.ndarray, *, Cs: Sequence[float] = DEFAULT_CS, folds: int = 3,
               seed: int = 0, max_iter: int = 500, tol: float = TOL) -> Pipeline:
-    """Fit the probe on training features only; returns the fitted pipeline (``chosen_C(pipe)`` tells C)."""
+    """Fit the probe on training features only; returns the fitted pipeline (``chosen_C(pipe)`` tells C).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> features, labels = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
+    >>> type(fit_probe(features, labels, Cs=(1.0,), folds=2)).__name__
+    'Pipeline'
+    """
     x, y = _check(features, labels)
     min_per_class = int(np.bincount(np.unique(y, return_inverse=True)[1]).min())
     pipe = make_probe(min_per_class, Cs, folds, seed, max_iter, tol)
@@ -97,7 +105,16 @@ def chosen_C(pipe: Pipeline) -> float:
 
 
 def probe_accuracy(pipe: Pipeline, features: np.ndarray, labels: np.ndarray) -> float:
-    """Fraction of ``labels`` the fitted probe predicts correctly."""
+    """Fraction of ``labels`` the fitted probe predicts correctly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from optimist.transfer import fit_probe
+    >>> features, labels = np.random.default_rng(0).normal(size=(20, 4)), np.arange(20) % 2
+    >>> 0.0 <= probe_accuracy(fit_probe(features, labels, Cs=(1.0,), folds=2), features, labels) <= 1.0
+    True
+    """
     x, y = np.asarray(features), np.asarray(labels)
     if x.ndim != 2 or len(x) != len(y) or len(y) == 0:
         raise InputError(f"need (N, D) features and N labels with N > 0, got {x.shape} and {y.shape}")

@@ -129,6 +129,21 @@ def run_transfer(
 
     ``source_threat`` picks which of the sources' card evaluations fills ``source_robust`` (default: the
     first threat the card lists; for Fashion-MNIST zoo models that is L∞ 0.1).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.data import ImageTensorDataset
+    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.models import build_model
+    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
+    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> from optimist.transfer import dataset_target, run_transfer, source_from_model
+    >>> sources = [source_from_model(build_model("small-cnn", 10, 1, 28).eval(), "net")]
+    >>> df = run_transfer(sources, [dataset_target("toy", toy, toy)], shots=[2], seeds=[0], Cs=[1.0], folds=2,
+    ...                   progress=False)
+    >>> df[["source", "protocol", "shots"]].values.tolist()
+    [['net', 'linear', '2']]
     """
     s = TransferRunSettings.merged(settings, options)
     protocols, shots, seeds, Cs, folds, source_threat = s.protocols, s.shots, s.seeds, s.Cs, s.folds, s.source_threat

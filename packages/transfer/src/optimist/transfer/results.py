@@ -64,7 +64,23 @@ def summarise(df: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
 
 
 def accuracy_table(df: pd.DataFrame, protocol: str | None = None, digits: int = 3) -> pd.DataFrame:
-    """Wide table: one row per (target, protocol, shots), one column per source, mean accuracy (± half-CI)."""
+    """Wide table: one row per (target, protocol, shots), one column per source, mean accuracy (± half-CI).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.data import ImageTensorDataset
+    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.models import build_model
+    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
+    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> from optimist.transfer import dataset_target, run_transfer, source_from_model
+    >>> sources = [source_from_model(build_model("small-cnn", 10, 1, 28).eval(), "net")]
+    >>> df = run_transfer(sources, [dataset_target("toy", toy, toy)], shots=[2], seeds=[0], Cs=[1.0], folds=2,
+    ...                   progress=False)
+    >>> accuracy_table(df).shape
+    (1, 1)
+    """
     s = summarise(df)
     if protocol is not None:
         s = s[s["protocol"] == protocol]
@@ -92,6 +108,23 @@ def gains(df: pd.DataFrame, baseline_norm: str = "none", confidence: float = 0.9
 
     Columns: ``gain`` (mean over seeds, in accuracy points of [0, 1]), ``ci_low``/``ci_high`` and
     ``verdict`` ("robust better", "standard better" or "no clear difference": does the interval exclude 0).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.data import ImageTensorDataset
+    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.models import build_model
+    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
+    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> from optimist.transfer import dataset_target, run_transfer, source_from_model
+    >>> sources = [source_from_model(build_model("small-cnn", 10, 1, 28).eval(), "net")]
+    >>> df = run_transfer(sources, [dataset_target("toy", toy, toy)], shots=[2], seeds=[0], Cs=[1.0], folds=2,
+    ...                   progress=False)
+    >>> robust = df.assign(source="robust", norm="linf", epsilon=0.1, accuracy=df["accuracy"] + 0.1)
+    >>> import pandas as pd
+    >>> gains(pd.concat([df, robust]))["source"].tolist()
+    ['robust']
     """
     check_results(df)
     base = df[df["norm"] == baseline_norm]
@@ -125,7 +158,24 @@ def source_table(sources: list[Source]) -> pd.DataFrame:
 
 
 def save_results(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write the tidy results as CSV (creating folders); returns the path."""
+    """Write the tidy results as CSV (creating folders); returns the path.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.data import ImageTensorDataset
+    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.models import build_model
+    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
+    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> from optimist.transfer import dataset_target, run_transfer, source_from_model
+    >>> sources = [source_from_model(build_model("small-cnn", 10, 1, 28).eval(), "net")]
+    >>> df = run_transfer(sources, [dataset_target("toy", toy, toy)], shots=[2], seeds=[0], Cs=[1.0], folds=2,
+    ...                   progress=False)
+    >>> import tempfile
+    >>> save_results(df, tempfile.mkdtemp() + "/results.csv").name
+    'results.csv'
+    """
     check_results(df)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +184,25 @@ def save_results(df: pd.DataFrame, path: str | Path) -> Path:
 
 
 def load_results(path: str | Path) -> pd.DataFrame:
-    """Read a results CSV back with ``shots`` as text (so "all" and numbers share one column)."""
+    """Read a results CSV back with ``shots`` as text (so "all" and numbers share one column).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.data import ImageTensorDataset
+    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.models import build_model
+    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
+    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> from optimist.transfer import dataset_target, run_transfer, source_from_model
+    >>> sources = [source_from_model(build_model("small-cnn", 10, 1, 28).eval(), "net")]
+    >>> df = run_transfer(sources, [dataset_target("toy", toy, toy)], shots=[2], seeds=[0], Cs=[1.0], folds=2,
+    ...                   progress=False)
+    >>> import tempfile
+    >>> path = save_results(df, tempfile.mkdtemp() + "/results.csv")
+    >>> load_results(path)["shots"].tolist()
+    ['2']
+    """
     df = pd.read_csv(path, dtype={"shots": str})
     check_results(df)
     return df

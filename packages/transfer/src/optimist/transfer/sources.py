@@ -72,7 +72,15 @@ def _threat_of(card: dict, name: str) -> tuple[str, float]:
 
 
 def source_from_model(model: nn.Module, name: str | None = None) -> Source:
-    """Describe a model as a source from its card (models without one count as standard, accuracy NaN)."""
+    """Describe a model as a source from its card (models without one count as standard, accuracy NaN).
+
+    Examples
+    --------
+    >>> from optimist.core.models import build_model
+    >>> source = source_from_model(build_model("small-cnn", 10, 1, 28), "net")
+    >>> source.name, source.norm, source.epsilon
+    ('net', 'none', 0.0)
+    """
     card = getattr(model, "card", None) or {}
     name = name or card.get("name") or type(model).__name__
     require_classifier(model, f"transfer (source {name!r})")
@@ -86,7 +94,13 @@ def source_from_model(model: nn.Module, name: str | None = None) -> Source:
 
 def load_sources(names: tuple[str, ...] | list[str] = DEFAULT_SOURCES, root=None, progress: bool = True,
                  device=None) -> list[Source]:
-    """Zoo models by name (trained and cached first if missing), ordered by norm then epsilon."""
+    """Zoo models by name (trained and cached first if missing), ordered by norm then epsilon.
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: it fetches (or trains) zoo models (minutes)
+    >>> sources = load_sources(("fashion-mnist-0to4/small-cnn/standard",))  # doctest: +SKIP
+    """
     if not names:
         raise InputError("give at least one source model name")
     sources = [source_from_model(zoo.get(n, root=root, progress=progress, device=device), n) for n in names]

@@ -88,6 +88,11 @@ def fashion_split(source_classes: Sequence[int] = SOURCE_CLASSES, target_classes
     """Fashion-MNIST restricted to ``target_classes`` (relabelled 0..k-1); sources train on ``source_classes``.
 
     ``train_per_class``/``test_per_class`` cap the pools (seeded, balanced) to keep demos fast.
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: needs Fashion-MNIST on disk
+    >>> target = fashion_split(train_per_class=10, test_per_class=10)  # doctest: +SKIP
     """
     check_disjoint(source_classes, target_classes)
     train = subset(load_dataset("fashion-mnist", "train", root=root), classes=list(target_classes))
@@ -99,7 +104,13 @@ def fashion_split(source_classes: Sequence[int] = SOURCE_CLASSES, target_classes
 
 def digits_target(image_size: int = 28, train_per_class: int | None = None,
                   test_per_class: int | None = None, seed: int = 0) -> Target:
-    """scikit-learn's 8x8 digits, resized to ``image_size`` (core's fixed 70/30 stratified split)."""
+    """scikit-learn's 8x8 digits, resized to ``image_size`` (core's fixed 70/30 stratified split).
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: loads and resizes scikit-learn's digits (about a second)
+    >>> target = digits_target(image_size=28, train_per_class=5)  # doctest: +SKIP
+    """
     train = load_dataset("digits", "train", image_size=image_size)
     test = load_dataset("digits", "test", image_size=image_size)
     return Target("digits", _cap_per_class(train, train_per_class, seed), _cap_per_class(test, test_per_class, seed))
@@ -111,6 +122,17 @@ def dataset_target(name: str, train: Dataset, test: Dataset) -> Target:
     Each must expose ``.targets`` and yield ``(image, label)`` with the image a (C, H, W) tensor in [0, 1]
     (for torchvision datasets pass ``transform=ToTensor()``). Channels and size are adapted to each source
     model when features are extracted.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from optimist.core.data import ImageTensorDataset
+    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.models import build_model
+    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
+    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> dataset_target("toy", toy, toy)
+    Target(name='toy', train=ImageTensorDataset('toy', n=8, shape=(1, 28, 28)), test=...)
     """
     for split, ds in (("train", train), ("test", test)):
         if len(ds) == 0:
@@ -123,7 +145,13 @@ def dataset_target(name: str, train: Dataset, test: Dataset) -> Target:
 
 
 def folder_target(root, image_size: int = 28, name: str | None = None) -> Target:
-    """Your own images: ``root/train/<class>/*`` and ``root/test/<class>/*`` (torchvision ImageFolder)."""
+    """Your own images: ``root/train/<class>/*`` and ``root/test/<class>/*`` (torchvision ImageFolder).
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: needs a folder of images, root/train/<class>/* and root/test/<class>/*
+    >>> target = folder_target("~/my-images", image_size=28)  # doctest: +SKIP
+    """
     from pathlib import Path
 
     train = load_dataset("imagefolder", "train", root=root, image_size=image_size)
@@ -132,7 +160,13 @@ def folder_target(root, image_size: int = 28, name: str | None = None) -> Target
 
 
 def load_target(name: str, **kwargs) -> Target:
-    """A shipped target by name: ``"fashion-mnist-5to9"`` or ``"digits"`` (keyword arguments pass through)."""
+    """A shipped target by name: ``"fashion-mnist-5to9"`` or ``"digits"`` (keyword arguments pass through).
+
+    Examples
+    --------
+    >>> # skipped when run as a doctest: loads the shipped target's images (seconds)
+    >>> target = load_target("digits")  # doctest: +SKIP
+    """
     if name == FASHION_SPLIT:
         return fashion_split(**kwargs)
     if name == "digits":
@@ -146,6 +180,11 @@ def k_shot_indices(labels: Sequence[int] | np.ndarray, k: int, *, seed: int = 0,
     """Sorted indices of exactly ``k`` examples of every class, the same for the same ``seed``.
 
     Raises ``ValueError`` if ``k < 1`` or a class has fewer than ``k`` examples.
+
+    Examples
+    --------
+    >>> k_shot_indices([0, 1, 0, 1, 2, 2, 0], k=1).tolist()
+    [3, 5, 6]
     """
     labels = np.asarray(labels)
     if labels.ndim != 1:
