@@ -97,11 +97,9 @@ def compute_features(model: nn.Module, dataset: Dataset, *, batch_size: int = 51
     Examples
     --------
     >>> import torch
-    >>> from optimist.core.data import ImageTensorDataset
-    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.data import from_tensors
     >>> from optimist.core.models import build_model
-    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
-    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> toy = from_tensors(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, name="toy")
     >>> features, labels = compute_features(build_model("small-cnn", 10, 1, 28).eval(), toy)
     >>> features.shape, features.dtype, labels.shape
     ((8, 128), dtype('float32'), (8,))
@@ -195,11 +193,9 @@ def extract_features(model: nn.Module, dataset: Dataset, *, cache: FeatureCache 
     Examples
     --------
     >>> import torch
-    >>> from optimist.core.data import ImageTensorDataset
-    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.data import from_tensors
     >>> from optimist.core.models import build_model
-    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
-    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> toy = from_tensors(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, name="toy")
     >>> features, labels = extract_features(build_model("small-cnn", 10, 1, 28).eval(), toy, cache=False)
     >>> features.shape, labels.shape
     ((8, 128), (8,))

@@ -120,11 +120,9 @@ def finetune(model: nn.Module, train: Dataset, *, mode: str = "full", config: Fi
     Examples
     --------
     >>> import torch
-    >>> from optimist.core.data import ImageTensorDataset
-    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.data import from_tensors
     >>> from optimist.core.models import build_model
-    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
-    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> toy = from_tensors(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, name="toy")
     >>> from optimist.transfer import FinetuneConfig
     >>> # skipped when run as a doctest: it trains (even a few steps are training)
     >>> tuned = finetune(build_model("small-cnn", 10, 1, 28), toy, config=FinetuneConfig(steps=2))  # doctest: +SKIP
@@ -169,11 +167,9 @@ def finetune_accuracy(model: nn.Module, train: Dataset, test: Dataset, *, mode: 
     Examples
     --------
     >>> import torch
-    >>> from optimist.core.data import ImageTensorDataset
-    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.data import from_tensors
     >>> from optimist.core.models import build_model
-    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
-    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> toy = from_tensors(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, name="toy")
     >>> from optimist.transfer import FinetuneConfig
     >>> # skipped when run as a doctest: it trains (even a few steps are training)
     >>> model = build_model("small-cnn", 10, 1, 28)

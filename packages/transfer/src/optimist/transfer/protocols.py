@@ -133,11 +133,9 @@ def run_transfer(
     Examples
     --------
     >>> import torch
-    >>> from optimist.core.data import ImageTensorDataset
-    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.data import from_tensors
     >>> from optimist.core.models import build_model
-    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
-    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> toy = from_tensors(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, name="toy")
     >>> from optimist.transfer import dataset_target, run_transfer, source_from_model
     >>> sources = [source_from_model(build_model("small-cnn", 10, 1, 28).eval(), "net")]
     >>> df = run_transfer(sources, [dataset_target("toy", toy, toy)], shots=[2], seeds=[0], Cs=[1.0], folds=2,

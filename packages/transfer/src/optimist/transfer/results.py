@@ -69,11 +69,9 @@ def accuracy_table(df: pd.DataFrame, protocol: str | None = None, digits: int = 
     Examples
     --------
     >>> import torch
-    >>> from optimist.core.data import ImageTensorDataset
-    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.data import from_tensors
     >>> from optimist.core.models import build_model
-    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
-    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> toy = from_tensors(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, name="toy")
     >>> from optimist.transfer import dataset_target, run_transfer, source_from_model
     >>> sources = [source_from_model(build_model("small-cnn", 10, 1, 28).eval(), "net")]
     >>> df = run_transfer(sources, [dataset_target("toy", toy, toy)], shots=[2], seeds=[0], Cs=[1.0], folds=2,
@@ -112,11 +110,9 @@ def gains(df: pd.DataFrame, baseline_norm: str = "none", confidence: float = 0.9
     Examples
     --------
     >>> import torch
-    >>> from optimist.core.data import ImageTensorDataset
-    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.data import from_tensors
     >>> from optimist.core.models import build_model
-    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
-    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> toy = from_tensors(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, name="toy")
     >>> from optimist.transfer import dataset_target, run_transfer, source_from_model
     >>> sources = [source_from_model(build_model("small-cnn", 10, 1, 28).eval(), "net")]
     >>> df = run_transfer(sources, [dataset_target("toy", toy, toy)], shots=[2], seeds=[0], Cs=[1.0], folds=2,
@@ -163,11 +159,9 @@ def save_results(df: pd.DataFrame, path: str | Path) -> Path:
     Examples
     --------
     >>> import torch
-    >>> from optimist.core.data import ImageTensorDataset
-    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.data import from_tensors
     >>> from optimist.core.models import build_model
-    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
-    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> toy = from_tensors(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, name="toy")
     >>> from optimist.transfer import dataset_target, run_transfer, source_from_model
     >>> sources = [source_from_model(build_model("small-cnn", 10, 1, 28).eval(), "net")]
     >>> df = run_transfer(sources, [dataset_target("toy", toy, toy)], shots=[2], seeds=[0], Cs=[1.0], folds=2,
@@ -189,11 +183,9 @@ def load_results(path: str | Path) -> pd.DataFrame:
     Examples
     --------
     >>> import torch
-    >>> from optimist.core.data import ImageTensorDataset
-    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.data import from_tensors
     >>> from optimist.core.models import build_model
-    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
-    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> toy = from_tensors(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, name="toy")
     >>> from optimist.transfer import dataset_target, run_transfer, source_from_model
     >>> sources = [source_from_model(build_model("small-cnn", 10, 1, 28).eval(), "net")]
     >>> df = run_transfer(sources, [dataset_target("toy", toy, toy)], shots=[2], seeds=[0], Cs=[1.0], folds=2,

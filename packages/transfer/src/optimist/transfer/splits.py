@@ -126,11 +126,9 @@ def dataset_target(name: str, train: Dataset, test: Dataset) -> Target:
     Examples
     --------
     >>> import torch
-    >>> from optimist.core.data import ImageTensorDataset
-    >>> from optimist.core.data.datasets import DatasetInfo
+    >>> from optimist.core.data import from_tensors
     >>> from optimist.core.models import build_model
-    >>> info = DatasetInfo("toy", ("a", "b"), 1, 28, (0.5,), (0.5,))
-    >>> toy = ImageTensorDataset(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, info)
+    >>> toy = from_tensors(torch.rand(8, 1, 28, 28), torch.arange(8) % 2, name="toy")
     >>> dataset_target("toy", toy, toy)
     Target(name='toy', train=ImageTensorDataset('toy', n=8, shape=(1, 28, 28)), test=...)
     """
