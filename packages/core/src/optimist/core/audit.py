@@ -13,14 +13,16 @@ from typing import Sequence
 from optimist.core import zoo
 from optimist.core.errors import InputError
 from optimist.core.evaluate import AUTOATTACK_VERSIONS, robust_accuracy
+from optimist.core.shipped import shipped
 
 GAP_WARNING_POINTS = 1.0
 
 
 def robust_recipes(root: str | os.PathLike | None = None) -> list[str]:
     """Names of the cached or shipped zoo models trained against a threat."""
+    items = shipped()
     return [name for name, r in zoo.recipes().items()
-            if r.config.threat and (zoo.is_cached(name, root) or zoo.shipped_model(name) is not None)]
+            if r.config.threat and zoo.source(name, root, items) is not None]
 
 
 def audit(
@@ -45,7 +47,7 @@ def audit(
         r = zoo.recipe(name)  # unknown names: a ValueError listing the known ones
         if not r.config.threat:
             raise InputError(f"{name} is a standard (non-robust) model; the audit is for robust zoo models")
-        if not zoo.is_cached(name, root) and zoo.shipped_model(name) is None:
+        if zoo.source(name, root) is None:
             raise InputError(f"{name} is neither shipped nor cached; train it first with `optimist zoo get {name}` "
                              "(the audit never trains)")
     rows = []

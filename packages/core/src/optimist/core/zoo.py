@@ -15,6 +15,7 @@ import re
 import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Mapping
 
 import torch
 
@@ -247,9 +248,10 @@ def is_cached(name: str, root: str | os.PathLike | None = None, r: Recipe | None
     return "evaluation" in card and made_by(card, r or recipe(name))
 
 
-def shipped_model(name: str) -> Shipped | None:
-    """The installed ``optimist-zoo``'s model ``name``, if it ships one made by the current recipe."""
-    item = installed().get(name)
+def shipped_model(name: str, items: Mapping[str, Shipped] | None = None) -> Shipped | None:
+    """The installed ``optimist-zoo``'s model ``name``, if it ships one made by the current recipe; ``items``: the
+    installed models when the caller already has them (``shipped.shipped()``; a listing reads them once)."""
+    item = (installed() if items is None else items).get(name)
     if item is None or not known(name) or not made_by(item.card(), recipe(name)):
         return None
     return item
@@ -330,9 +332,10 @@ def get(name: str, root: str | os.PathLike | None = None, progress: bool = True,
     return model.cpu().eval()
 
 
-def source(name: str, root: str | os.PathLike | None = None) -> tuple[str, Path] | None:
+def source(name: str, root: str | os.PathLike | None = None,
+           items: Mapping[str, Shipped] | None = None) -> tuple[str, Path] | None:
     """Where ``get(name)`` would load from without training: ("shipped", folder), ("cached", folder) or None."""
-    item = shipped_model(name)
+    item = shipped_model(name, items)
     if item is not None:
         return "shipped", item.folder
     if is_cached(name, root):
@@ -421,15 +424,13 @@ def _lock(path: Path):
 
 def cached(root: str | os.PathLike | None = None) -> list[dict]:
     """Every shipped and cached model (``where`` says which), with the headline accuracies of its card."""
-    rows = []
+    rows, items = [], installed()
     for name in sorted(_RECIPES):
-        item = shipped_model(name)
-        if item is not None:
-            card, where = item.card(), "shipped"
-        elif is_cached(name, root):
-            card, where = read_card(model_dir(name, root)), "cached"
-        else:
+        found = source(name, root, items)
+        if found is None:
             continue
+        where, folder = found
+        card = read_card(folder)
         ev = card.get("evaluation", {})
         row = {"name": name, "where": where, "about": _RECIPES[name].about, "clean": ev.get("clean_accuracy")}
         for res in ev.get("robust", []):
