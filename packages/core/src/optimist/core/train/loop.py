@@ -69,6 +69,13 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: in
     return torch.optim.lr_scheduler.ConstantLR(opt, factor=1.0, total_iters=0)
 
 
+def _hold_out(dataset: ImageTensorDataset, n: int, seed: int) -> tuple[ImageTensorDataset, torch.Tensor]:
+    """(the dataset without ``n`` images drawn by a permutation seeded with ``seed``, their indices in drawn order)."""
+    perm = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+    kept = perm[n:].sort().values
+    return ImageTensorDataset(dataset.images[kept], dataset.targets[kept], dataset.info), perm[:n]
+
+
 def _split_holdout(dataset: Dataset, cfg: TrainConfig):
     """The learning curve's held-out slice: ``cfg.holdout`` training images (seeded), never trained on."""
     if cfg.holdout == 0:
@@ -76,10 +83,8 @@ def _split_holdout(dataset: Dataset, cfg: TrainConfig):
     if not isinstance(dataset, ImageTensorDataset) or len(dataset) <= 2 * cfg.holdout:
         raise InputError(f"holdout={cfg.holdout} needs an in-memory dataset of more than {2 * cfg.holdout} "
                          f"images; got {len(dataset)}. Lower holdout or pass holdout=0.")
-    g = torch.Generator().manual_seed(cfg.seed + 1)
-    perm = torch.randperm(len(dataset), generator=g)
-    held, kept = perm[: cfg.holdout].sort().values, perm[cfg.holdout:].sort().values
-    train = ImageTensorDataset(dataset.images[kept], dataset.targets[kept], dataset.info)
+    train, held = _hold_out(dataset, cfg.holdout, cfg.seed + 1)
+    held = held.sort().values
     return train, (dataset.images[held], dataset.targets[held])
 
 
@@ -124,12 +129,8 @@ def _split_guard(dataset: Dataset, cfg: TrainConfig):
     """Fast AT watches PGD accuracy on a held-out batch of the training set, not trained on."""
     if cfg.method != "fast" or not isinstance(dataset, ImageTensorDataset) or len(dataset) <= 2 * cfg.guard_size:
         return dataset, None
-    g = torch.Generator().manual_seed(cfg.seed)
-    perm = torch.randperm(len(dataset), generator=g)
-    guard_idx, train_idx = perm[: cfg.guard_size], perm[cfg.guard_size:].sort().values
-    train = ImageTensorDataset(dataset.images[train_idx], dataset.targets[train_idx], dataset.info)
-    guard = (dataset.images[guard_idx], dataset.targets[guard_idx])
-    return train, guard
+    train, guard_idx = _hold_out(dataset, cfg.guard_size, cfg.seed)
+    return train, (dataset.images[guard_idx], dataset.targets[guard_idx])
 
 
 def _guard_accuracy(raw: nn.Module, guard, cfg: TrainConfig) -> float:
