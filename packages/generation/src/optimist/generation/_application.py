@@ -175,7 +175,7 @@ def _fd_interval(feats: torch.Tensor, targets: torch.Tensor, reference, s: Gener
 def _measure(task: str, label: str, r, judge: Evaluator, robust_judge: Evaluator | None, pixels: PixelJudge,
              reference: PixelReference, s, rng, seed, fd_features: dict) -> tuple[list, pd.DataFrame]:
     rows, per = [], {"model": label, "task": task, "image": np.arange(len(r))}
-    _, preds = judge._run(r.images)
+    preds = judge.predict(r.images)
     if r.targets is not None and len(r.targets) >= 2:
         feats = pixel_features(r.images)
         fd_features[(task, label)] = (feats, r.targets)
@@ -386,10 +386,10 @@ def _generate(run: Run, data) -> Result:
         for m in named.values():
             robust_judge.check_independent(m)
     pixel_reference = PixelReference(test.images[split:split + n_ref], test.targets[split:split + n_ref])
-    with preserved(evaluator), preserved(robust_judge.model if robust_judge else evaluator):
-        evaluator.to(device).eval()
-        if robust_judge is not None:
-            robust_judge.model.to(device).eval()
+    judges = [evaluator] + ([robust_judge.model] if robust_judge is not None else [])
+    with preserved(judges):
+        for m in judges:
+            m.to(device).eval()
         reference = real_reference(evaluator, test, cfg)
         out = run_showcase(named, evaluator, fit, test, config=cfg, progress=progress, reference=reference)
         judge = Evaluator(evaluator)

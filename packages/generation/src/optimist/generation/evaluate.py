@@ -79,8 +79,12 @@ class RealReference:
         self.evaluator = evaluator
         self.images = images
         self.labels = labels.long()
-        self.features = evaluator.features(images)
+        self.features = self._features(images)
         self.projection = PCAProjection.fit(self.features.numpy(), pca_dim)
+
+    def _features(self, images: torch.Tensor) -> torch.Tensor:
+        """The space the Fréchet distances are measured in: the evaluator's features."""
+        return self.evaluator.features(images)
 
     def sample_like(self, targets: torch.Tensor, per_image: int = REFERENCE_PER_IMAGE, seed: int = 0,
                     exclude: torch.Tensor | None = None) -> torch.Tensor:
@@ -125,14 +129,11 @@ class PixelReference(RealReference):
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, pca_dim: int = PCA_DIM):
-        if labels.ndim != 1 or len(labels) != len(images):
-            raise InputError(f"labels must be 1-D with one entry per image, got {tuple(labels.shape)}")
+        super().__init__(None, images, labels, pca_dim)
+
+    def _features(self, images: torch.Tensor) -> torch.Tensor:
         check_images(images, "reference images")
-        self.evaluator = None
-        self.images = images
-        self.labels = labels.long()
-        self.features = pixel_features(images)
-        self.projection = PCAProjection.fit(self.features.numpy(), pca_dim)
+        return pixel_features(images)
 
 
 def pixel_features(images: torch.Tensor) -> torch.Tensor:
