@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from optimist.core.report import VERDICT_WORDS
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results" / "claims.csv"
 CLAIMS_PAGE = ROOT / "docs" / "claims.md"
@@ -33,8 +35,7 @@ DOC_FIGURES = ("showcase.png", "interpretability-gradients.png", "generation-ove
                "transfer-accuracy-vs-shots.png")
 NEED = ("section", "claim", "metric", "standard", "robust", "difference", "low", "high", "verdict")
 
-#: a judge's verdict (the report's glyph, or a word for it) -> the word the docs print
-VERDICT_WORDS = {"✅": "supports", "❌": "contradicts", "≈": "inconclusive"}
+# VERDICT_WORDS: a judge's verdict (the glyph the claims tables store) -> the word the report and the docs print
 _ALIASES = {"supports": "supports", "holds": "supports", "yes": "supports",
             "contradicts": "contradicts", "fails": "contradicts", "no": "contradicts",
             "inconclusive": "inconclusive", "no difference": "inconclusive", "tie": "inconclusive",
