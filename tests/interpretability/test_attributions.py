@@ -207,3 +207,24 @@ def test_random_attribution_and_explanation_function(cnn):
     torch.testing.assert_close(a, attribute(cnn, x, 1))
     with pytest.raises(ValueError, match="random"):
         explanation_function(cnn, "noise")
+
+
+def test_explanation_function_keeps_its_batch_size_and_finds_the_guided_model_once(cnn, monkeypatch):
+    """Every call batches as asked (not only the first), and guided backprop's model is chosen on the first call."""
+    from optimist.interpretability import attributions
+
+    seen = []
+    hook = cnn.register_forward_pre_hook(lambda _, args: seen.append(len(args[0])))
+    explain = explanation_function(cnn, "gradient", batch_size=2)
+    for _ in range(2):
+        seen.clear()
+        explain(images(5), target=torch.tensor([1] * 5))
+        assert max(seen) == 2, seen
+    hook.remove()
+    chosen = []
+    real = attributions.guided_backprop_model
+    monkeypatch.setattr(attributions, "guided_backprop_model", lambda m, x: chosen.append(1) or real(m, x))
+    explain = explanation_function(cnn, "guided-backprop")
+    first, second = explain(images(3), target=1), explain(images(3), target=1)
+    torch.testing.assert_close(first, second)
+    assert chosen == [1]

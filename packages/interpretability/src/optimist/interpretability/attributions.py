@@ -224,12 +224,14 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | No
     return _attribute(model, x, target, method, batch_size, options)
 
 
-def _attribute(model: nn.Module, x: torch.Tensor, target, method: str, batch_size: int, options: dict) -> torch.Tensor:
-    """:func:`attribute` without the [0, 1] check: captum's metrics call it on perturbed images just outside."""
+def _attribute(model: nn.Module, x: torch.Tensor, target, method: str, batch_size: int, options: dict, *,
+               guided: bool = True) -> torch.Tensor:
+    """:func:`attribute` without the [0, 1] check: captum's metrics call it on perturbed images just outside.
+    ``guided=False``: the caller already chose guided backprop's model (:func:`guided_backprop_model`)."""
     check_method(method)
     _check_inputs(model, x)
     targets = resolve_target(model, x, target)
-    if method == "guided-backprop":
+    if method == "guided-backprop" and guided:
         model, _ = guided_backprop_model(model, x)  # the model itself, or a copy with separate ReLUs
     explainer, fixed = _explainer(model, method)
     kwargs = {**DEFAULT_OPTIONS.get(method, {}), **fixed, **options}
@@ -268,12 +270,17 @@ def explanation_function(model: nn.Module, method: str, **options) -> Callable[.
     torch.Size([4, 1, 28, 28])
     """
     check_method(method, allow_random=True)
+    batch_size = options.pop("batch_size", 256)  # once: every call keeps the caller's batch size
+    runs_on: list[nn.Module] = []  # guided backprop's model (a copy with separate ReLUs, or ``model``), found once
 
     def explain(inputs: torch.Tensor | tuple[torch.Tensor], target=None, **_):
         if isinstance(inputs, tuple):  # captum's metrics pass a 1-tuple and expect one back
             return (explain(inputs[0], target),)
         if method == RANDOM:
             return torch.randn_like(inputs)
-        return _attribute(model, inputs, target, method, options.pop("batch_size", 256), options)
+        if method == "guided-backprop" and not runs_on:
+            runs_on.append(guided_backprop_model(model, inputs)[0])
+        return _attribute(runs_on[0] if runs_on else model, inputs, target, method, batch_size, options,
+                          guided=False)
 
     return explain
