@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from optimist.core.errors import CountError, InputError
+from optimist.core.errors import CountError, InputError, ShardError
 from optimist.core.threads import configure_threads
 
 DESCRIPTION = """\
@@ -409,6 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         configure_threads(threads)
         return args.fn(args)
+    except ShardError:
+        if debug:
+            raise
+        return 2  # another process failed and printed its own one-line error
     except (ValueError, FileNotFoundError, ImportError, OSError) as e:
         if debug:
             raise

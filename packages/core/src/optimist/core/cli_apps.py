@@ -14,6 +14,7 @@ from pathlib import Path
 
 from optimist.core.application import GROUP, Application, settings_help
 from optimist.core.errors import InputError
+from optimist.core.ranks import join, leave, world
 from optimist.core.runtime import resolve_device
 
 # torchrun's own parser reads ``--n`` as an ambiguous abbreviation of --nnodes, --nproc-per-node, ... and stops;
@@ -71,12 +72,19 @@ def _run(args) -> int:
             raise InputError("give the number of images once: --images (or --n) or --set n=..., not both")
         settings["n"] = args.n
     app.settings.from_mapping(settings)  # unknown keys and bad values fail before any model loads
-    device = resolve_device(args.device)
-    result = app.compare(models, args.data, device=device, seed=args.seed, progress=not args.no_progress,
-                         **settings)
-    result.settings["command"] = ["optimist", *sys.argv[1:]] if sys.argv and "optimist" in sys.argv[0] \
-        else ["optimist", args.application]
-    path = result.save(args.out)
+    # under torchrun every process runs this; the per-image work is shared out, and rank 0 alone writes
+    device, opened = join(resolve_device(args.device))
+    try:
+        rank, _ = world()
+        result = app.compare(models, args.data, device=device, seed=args.seed,
+                             progress=not args.no_progress and rank == 0, **settings)
+        if rank != 0:
+            return 0
+        result.settings["command"] = ["optimist", *sys.argv[1:]] if sys.argv and "optimist" in sys.argv[0] \
+            else ["optimist", args.application]
+        path = result.save(args.out)
+    finally:
+        leave(opened)
     print(result.table.to_string(index=False, max_rows=40))
     print(f"Report written to {Path(path).resolve()}")
     return 0

@@ -82,6 +82,10 @@ class DatasetNotFoundError(OptimistError, FileNotFoundError):
     """A dataset that is not on disk; the message says where Optimist looked and how to get it."""
 
 
+class ShardError(OptimistError, RuntimeError):
+    """Another process of a torchrun job failed, so this one stops too; the message names its rank and error."""
+
+
 class ContractError(OptimistError, AssertionError):
     """An application that breaks the application contract (see :func:`optimist.core.testing.check_application`);
     ``check`` names the rule that was broken."""
@@ -94,4 +98,4 @@ class ContractError(OptimistError, AssertionError):
 __all__ = ["CheckpointError", "ContractError", "CountError", "DataMismatchError", "DataSpecError",
            "DatasetNotFoundError", "DeviceError", "ImageDTypeError", "ImageRangeError", "ImageShapeError",
            "InputError", "LabelError", "ModelMismatchError", "ModelSpecError", "OptimistError", "SettingsError",
-           "WrapError"]
+           "ShardError", "WrapError"]

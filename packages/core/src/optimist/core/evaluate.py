@@ -30,6 +30,7 @@ from optimist.core.attacks.square import square
 from optimist.core.checks import check_images, check_labels
 from optimist.core.data.loaders import make_loader
 from optimist.core.errors import InputError
+from optimist.core.ranks import gather, world
 from optimist.core.runtime import evaluating, model_device
 from optimist.core.settings import Settings, setting
 
@@ -246,23 +247,11 @@ def _check_model_output(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> t
     return logits
 
 
-def _world() -> tuple[int, int]:
-    """(rank, world size) of an initialised process group, else (0, 1)."""
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _gather(local: list, stages: _Stages, seconds: float, world: int):
+def _gather(local: list, stages: _Stages, seconds: float, size: int):
     """Every rank's (batch, clean, robust) rows in batch order, summed stage counts and the slowest time."""
-    if world == 1:
+    if size == 1:
         return local, stages, seconds
-    import torch.distributed as dist
-
-    parts: list = [None] * world
-    dist.all_gather_object(parts, (local, stages.counts, seconds))
+    parts = gather((local, stages.counts, seconds))
     rows = sorted((r for p in parts for r in p[0]), key=lambda r: r[0])
     total = _Stages()
     for p in parts:
@@ -356,7 +345,7 @@ def robust_accuracy(
         raise InputError(f"n must be a positive number of examples (or None for all), got {n}")
     if device is None:
         device = model_device(model)
-    rank, world = _world() if shard else (0, 1)
+    rank, size = world() if shard else (0, 1)
     stages = _Stages()
     local: list[tuple[int, torch.Tensor, torch.Tensor]] = []
     seen = 0
@@ -373,7 +362,7 @@ def robust_accuracy(
                         break
                     x, y = x[: n - seen], y[: n - seen]
                 seen += len(y)
-                if b % world != rank:
+                if b % size != rank:
                     continue
                 torch.manual_seed(seed * 1_000_003 + b)
                 x, y = x.to(device), y.to(device)
@@ -396,7 +385,7 @@ def robust_accuracy(
                         if attack == "fgsm":
                             stages.add("fgsm", idx.numel(), int(idx.numel() - robust[idx].sum()))
                 local.append((b, clean.cpu(), robust.cpu()))
-    rows, stages, seconds = _gather(local, stages, time.perf_counter() - start, world)
+    rows, stages, seconds = _gather(local, stages, time.perf_counter() - start, size)
     if not rows:
         raise InputError("no examples to evaluate: the data is empty")
     clean_t = torch.cat([r[1] for r in rows])
@@ -409,8 +398,8 @@ def robust_accuracy(
             settings["attacks"] = list(autoattack_attacks)
     else:
         settings = {}
-    if world > 1:
-        settings["world_size"] = world
+    if size > 1:
+        settings["world_size"] = size
     return EvalResult(
         clean_accuracy=clean_t.float().mean().item(),
         robust_accuracy=robust_t.float().mean().item(),

@@ -11,6 +11,7 @@ from optimist.core.application.contract import (
 )
 from optimist.core.application.registry import GROUP, available_applications
 from optimist.core.application.runner import (
+    Chunk,
     Run,
     check_compatible,
     prepare,
@@ -19,5 +20,5 @@ from optimist.core.application.runner import (
     run_settings,
 )
 
-__all__ = ["GROUP", "TABLE_COLUMNS", "Application", "Result", "Run", "available_applications", "check_compatible",
+__all__ = ["GROUP", "TABLE_COLUMNS", "Application", "Chunk", "Result", "Run", "available_applications", "check_compatible",
            "claim", "claim_pair", "prepare", "resolve_data", "resolve_models", "run_settings", "settings_help"]

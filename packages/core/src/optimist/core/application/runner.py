@@ -6,8 +6,14 @@ so that the caller's global RNGs never move) and the data, checks the data again
 on the device in eval mode, seeds the global RNGs for the science inside, and on the way out gives the caller's
 models back as they came (mode, device, dtype, ``requires_grad``) and the global RNGs as they were. What the
 application needs comes back as one :class:`Run`: models, data, settings, device, seeded generators and the
-settings record of the result. Capabilities that every application needs (memory-bounded batching, sharding
-over processes) belong here, written once.
+settings record of the result.
+
+Two capabilities every application needs are written here once. **Bounded memory**: ``run.batch_size`` is the
+application's ``batch_size`` setting when the user set one, else chosen from the models and the image size
+(:func:`~optimist.core.application.batching.auto_batch_size`). **Processes**: under torchrun,
+``run.map(fn, x, ...)`` shares the per-image work out in fixed chunks of ``run.batch_size`` images, one seeded
+generator per chunk, and gathers it in order on every rank, so that every rank then computes the same table as
+one process would (:mod:`optimist.core.application.shards`); the record says ``world_size`` and ``backend``.
 """
 
 from __future__ import annotations
@@ -21,10 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from optimist.core.application.batching import auto_batch_size
+from optimist.core.application.shards import Chunk, map_chunks
 from optimist.core.checks import check_images
 from optimist.core.errors import DataMismatchError, ModelSpecError
 from optimist.core.models import require_classifier
 from optimist.core.models.layout import channels_last
+from optimist.core.ranks import backend, world
 from optimist.core.runtime import evaluating, library_versions, model_device, preserved, resolve_device, seeded
 from optimist.core.settings import Settings
 from optimist.core.specs import resolve_data, resolve_model
@@ -50,11 +59,38 @@ class Run:
     generator: torch.Generator
     rng: np.random.Generator
     record: dict
+    #: images per chunk of per-image work (the ``batch_size`` setting, else chosen to bound memory)
+    batch_size: int = 256
+    rank: int = 0
+    world_size: int = 1
 
     @property
     def labels(self) -> list[str]:
         """The models' labels, in the caller's order."""
         return list(self.models)
+
+    @property
+    def is_main(self) -> bool:
+        """True on the process that writes the outputs (rank 0; the only one without torchrun)."""
+        return self.rank == 0
+
+    def map(self, fn: Callable[..., Any], *tensors: torch.Tensor, desc: str = "images",
+            batch_size: int | None = None) -> Any:
+        """``fn(chunk, *slices)`` on chunks of ``batch_size`` (default ``run.batch_size``) images of
+        ``tensors``, shared out over the processes and combined in order on every rank. ``fn`` draws randomness
+        only from ``chunk.generator`` / ``chunk.rng`` / ``chunk.seed`` (or the global generators, reseeded per
+        chunk), and returns tensors, arrays, data frames, lists, or dicts and tuples of them, one row per image.
+
+        >>> import torch
+        >>> from optimist.core.settings import Settings
+        >>> net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+        >>> with prepare("demo", {"net": net}, "digits?n=20", settings=Settings()) as run:
+        ...     logits = run.map(lambda chunk, x: run.models["net"](x), run.data.images, batch_size=8)
+        >>> tuple(logits.shape)
+        (20, 10)
+        """
+        return map_chunks(fn, tensors, batch_size=batch_size or self.batch_size,
+                          seed=self.seed, progress=self.progress, desc=desc)
 
 
 @contextlib.contextmanager
@@ -90,12 +126,16 @@ def prepare(application: str, models: Mapping[str, nn.Module | str], data, *, se
         resolved, checked = data_resolver(data) if data_resolver is not None else (resolve_data(data),) * 2
     check_compatible(named, checked, labels=labels)
     record = run_settings(application, settings, models, data, seed=seed, device=dev)
+    rank, size = world()
     with preserved(named.values()), seeded(seed, [dev]) as gen, contextlib.ExitStack() as layouts:
         for m in named.values():
             m.to(dev).eval()
             layouts.enter_context(channels_last(m))  # oneDNN's fast layout on a CPU; restored on the way out
+        chosen = getattr(settings, "batch_size", None)
+        batch = int(chosen) if chosen else auto_batch_size(named.values(), tuple(checked.images.shape[1:]))
+        record.update(batch_size=batch, world_size=size, **({"backend": backend()} if size > 1 else {}))
         yield Run(application, named, resolved, settings, dev, seed, progress, gen, np.random.default_rng(seed),
-                  record)
+                  record, batch, rank, size)
 
 
 def resolve_models(models: Mapping[str, nn.Module | str], *, progress: bool = True) -> dict[str, nn.Module]:
@@ -169,4 +209,4 @@ def run_settings(app: str, settings: Settings, models: Mapping[str, nn.Module | 
             "versions": library_versions()}
 
 
-__all__ = ["Run", "check_compatible", "prepare", "resolve_data", "resolve_models", "run_settings"]
+__all__ = ["Chunk", "Run", "check_compatible", "prepare", "resolve_data", "resolve_models", "run_settings"]
