@@ -20,5 +20,6 @@ from optimist.core.application.runner import (
     run_settings,
 )
 
-__all__ = ["GROUP", "TABLE_COLUMNS", "Application", "Chunk", "Result", "Run", "available_applications", "check_compatible",
-           "claim", "claim_pair", "prepare", "resolve_data", "resolve_models", "run_settings", "settings_help"]
+__all__ = ["GROUP", "TABLE_COLUMNS", "Application", "Chunk", "Result", "Run", "available_applications",
+           "check_compatible", "claim", "claim_pair", "prepare", "resolve_data", "resolve_models", "run_settings",
+           "settings_help"]
