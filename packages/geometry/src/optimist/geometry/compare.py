@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Mapping
+from functools import partial
+from typing import Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from optimist.core.application import (
+    Chunk,
     Result,
     Run,
     claim,
@@ -26,8 +28,8 @@ from optimist.core.settings import Settings, setting
 from optimist.core.stats import proportion_interval, t_interval
 from optimist.geometry.curvature import input_hessian_eigenvalue, local_linearity_gap
 from optimist.geometry.figures import plot_curvature, plot_frequency_margins, plot_margin_histograms, plot_universal
-from optimist.geometry.margins import margin_distribution
-from optimist.geometry.subspace_margins import subspace_margins
+from optimist.geometry.margins import MarginResult, margin_distribution
+from optimist.geometry.subspace_margins import SubspaceMargins, subspace_margins
 from optimist.geometry.universal import universal_perturbation
 
 
@@ -39,7 +41,9 @@ class GeometrySettings(Settings):
     n_margin: int = setting(100, "images for DeepFool margins (L2 and L-inf)", minimum=1)
     n_subspace: int = setting(40, "images for margins inside DCT blocks", minimum=1)
     block: int = setting(8, "DCT block size for subspace margins", minimum=1)
-    stride: int = setting(4, "step between DCT blocks along the diagonal", minimum=1)
+    stride: Optional[int] = setting(None, "step between DCT blocks along the diagonal (default: six blocks span it, "
+                                          "4 at 28x28; the count, and so the cost, does not grow with the image)",
+                                    minimum=1)
     n_curvature: int = setting(100, "images for the input-Hessian eigenvalue and the linearity gap", minimum=1)
     power_iters: int = setting(20, "power-iteration steps (Hessian-vector products)", minimum=1)
     gap_threat: str = setting("linf:0.1", "ball of the local-linearity gap, NORM:EPS")
@@ -51,6 +55,8 @@ class GeometrySettings(Settings):
     universal_candidates: int = setting(5, "DeepFool candidate classes in the universal fit", minimum=1)
     num_candidates: int = setting(10, "DeepFool candidate classes for margins", minimum=1)
     bootstrap: int = setting(1000, "bootstrap resamples for the intervals of medians", minimum=100)
+    batch_size: Optional[int] = setting(None, "images per batch (default: chosen from the models and the image "
+                                              "size, to bound memory)", minimum=1)
 
     def validate(self) -> None:
         for key in ("gap_threat", "universal_threat"):
@@ -102,7 +108,7 @@ def _claims(pair, margins, freq, curv, fooled, rng, resamples) -> pd.DataFrame:
                  freq[rob].margin[-1].cpu().numpy(), freq[std].margin[-1].cpu().numpy(), True)
     median_claim("Robust models have a flatter loss in input space", "median largest input-Hessian eigenvalue",
                  curv[rob].cpu().numpy(), curv[std].cpu().numpy(), False)
-    if rob in fooled and std in fooled:
+    if rob in fooled and std in fooled and len(fooled[rob]):
         a, b = fooled[rob], fooled[std]
         d, lo, hi = t_interval(a - b)
         rows.append(claim("A universal perturbation fools a robust model far less often", "held-out fooling rate",
@@ -111,11 +117,11 @@ def _claims(pair, margins, freq, curv, fooled, rng, resamples) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _random_fooled(model: nn.Module, x: torch.Tensor, threat: Threat, gen: torch.Generator,
+def _random_fooled(model: nn.Module, x: torch.Tensor, threat: Threat, noise: torch.Tensor,
                    clean: torch.Tensor) -> torch.Tensor:
-    """Which images one random point on the ball's boundary fools: the baseline a universal perturbation must beat."""
-    v = torch.randn(x[:1].shape, generator=gen).to(x)
-    v = threat.eps * (v.sign() if threat.norm == "linf" else v / v.norm())
+    """Which images one random point on the ball's boundary (``noise`` scaled onto it) fools: the baseline a
+    universal perturbation must beat."""
+    v = threat.eps * (noise.sign() if threat.norm == "linf" else noise / noise.norm())
     return predict(model, (x + v).clamp(0, 1)) != clean
 
 
@@ -137,6 +143,36 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
         return _measure(run)
 
 
+def _margins_of(model: nn.Module, s: GeometrySettings, batch: int, chunk: Chunk, xb: torch.Tensor,
+                yb: torch.Tensor):
+    found = margin_distribution(model, xb, norms=("l2", "linf"), num_candidates=s.num_candidates, batch_size=batch)
+    return ((predict(model, xb) == yb).float(),
+            {k: (r.margin, r.relative, r.success, r.predicted) for k, r in found.items()})
+
+
+def _frequency_of(model: nn.Module, s: GeometrySettings, stride: int, batch: int, chunk: Chunk, xb: torch.Tensor):
+    found = subspace_margins(model, xb, block=s.block, stride=stride, num_candidates=s.num_candidates,
+                             batch_size=batch)
+    return found.margin.T, found.success.T, torch.tensor(found.starts).repeat(len(xb), 1)
+
+
+def _curvature_of(model: nn.Module, s: GeometrySettings, batch: int, chunk: Chunk, xb: torch.Tensor):
+    eig = input_hessian_eigenvalue(model, xb, None, iters=s.power_iters, seed=chunk.seed, batch_size=batch)
+    return eig.eigenvalue, local_linearity_gap(model, xb, None, s.gap_threat, steps=s.gap_steps)
+
+
+def _fooled_of(model: nn.Module, v: torch.Tensor, threat: Threat, noise: torch.Tensor, chunk: Chunk,
+               xb: torch.Tensor):
+    clean_pred = predict(model, xb)
+    return (predict(model, (xb + v.to(xb)).clamp(0, 1)) != clean_pred,
+            _random_fooled(model, xb, threat, noise, clean_pred))
+
+
+def _stride(s: GeometrySettings, size: int) -> int:
+    """The settings' stride, else one that puts six blocks along the diagonal (4 at 28x28 with 8x8 blocks)."""
+    return s.stride or max(1, (size - s.block) // 5)
+
+
 def _measure(run: Run) -> Result:
     s, named, ds, device, seed, progress = run.settings, run.models, run.data, run.device, run.seed, run.progress
     gen, rng = run.generator, run.rng
@@ -148,6 +184,7 @@ def _measure(run: Run) -> Result:
     x_m, y_m = x_all[: s.n_margin], y_all[: s.n_margin]
     x_sub, x_curv = x_all[: s.n_subspace], x_all[: s.n_curvature]
     uthreat = as_threat(s.universal_threat)
+    stride, batch = _stride(s, x_all.shape[-1]), run.batch_size
     rows, per_example, timings = [], [], {}
     margins, freq, curv, uaps, fooled_by = {}, {}, {}, {}, {}
 
@@ -159,20 +196,22 @@ def _measure(run: Run) -> Result:
                      "statistic": "median" if median else "mean"})
 
     for label, model in named.items():
+        # the per-image measurements are shared out over the processes in chunks (run.map); the universal
+        # perturbation is one fit over all its images, made alike on every process
         t0 = time.perf_counter()
-        correct = (predict(model, x_m) == y_m).float().cpu().numpy()
-        margins[label] = margin_distribution(model, x_m, norms=("l2", "linf"), num_candidates=s.num_candidates,
-                                             progress=progress)
+        correct, found = run.map(partial(_margins_of, model, s, batch), x_m, y_m, desc=f"{label}: margins")
+        correct = correct.numpy()
+        margins[label] = {k: MarginResult(k, *v) for k, v in found.items()}
         t1 = time.perf_counter()
-        freq[label] = subspace_margins(model, x_sub, block=s.block, stride=s.stride,
-                                       num_candidates=s.num_candidates, progress=progress)
+        fm, fs, starts = run.map(partial(_frequency_of, model, s, stride, batch), x_sub,
+                                 desc=f"{label}: frequency margins")
+        freq[label] = SubspaceMargins(starts[0].tolist(), s.block, fm.T, fs.T)
         t2 = time.perf_counter()
-        curv[label] = input_hessian_eigenvalue(model, x_curv, None, iters=s.power_iters, seed=seed).eigenvalue
-        gap = local_linearity_gap(model, x_curv, None, s.gap_threat, steps=s.gap_steps)
+        curv[label], gap = run.map(partial(_curvature_of, model, s, batch), x_curv, desc=f"{label}: curvature")
         t3 = time.perf_counter()
         uaps[label] = universal_perturbation(model, fit, uthreat, max_passes=s.universal_passes,
                                              batch_size=s.universal_batch, num_candidates=s.universal_candidates,
-                                             seed=seed, progress=progress)
+                                             deepfool_batch=batch, seed=seed, progress=progress and run.is_main)
         t4 = time.perf_counter()
         timings[label] = {"margins": t1 - t0, "frequency": t2 - t1, "curvature": t3 - t2, "universal": t4 - t3}
 
@@ -188,12 +227,12 @@ def _measure(run: Run) -> Result:
         add(label, f"median linearity gap ({s.gap_threat})", gap.cpu().numpy(), median=True)
         if len(heldout):
             v = uaps[label].perturbation
-            clean_pred = predict(model, heldout)
-            fooled = predict(model, (heldout + v.to(heldout)).clamp(0, 1)) != clean_pred
-            fooled_by[label] = fooled.float().cpu().numpy()
+            noise = torch.randn(heldout[:1].shape, generator=gen).to(heldout)  # one draw, alike on every process
+            fooled, random_fooled = run.map(partial(_fooled_of, model, v, uthreat, noise), heldout,
+                                            desc=f"{label}: fooling rates")
+            fooled_by[label] = fooled.float().numpy()
             add(label, f"universal fooling rate ({s.universal_threat}, held-out)", fooled_by[label], rate=True)
-            add(label, f"random-noise fooling rate ({s.universal_threat})",
-                _random_fooled(model, heldout, uthreat, gen, clean_pred).float().cpu().numpy(), rate=True)
+            add(label, f"random-noise fooling rate ({s.universal_threat})", random_fooled.float().numpy(), rate=True)
         for i in range(len(x_m)):
             per_example.append({"model": label, "image": int(perm[i]), "correct": bool(correct[i]),
                                 "l2_margin": float(l2.margin[i]), "linf_margin": float(li.margin[i]),
@@ -224,6 +263,7 @@ def _measure(run: Run) -> Result:
             "over images.")
     record = run.record
     record["seconds"] = {k: {i: round(t, 2) for i, t in v.items()} for k, v in timings.items()}
+    record["stride"] = stride
     claims = _claims(claim_pair(named), margins, freq, curv, fooled_by, rng, s.bootstrap)
     return Result("geometry", table, pd.DataFrame(per_example), figures, {k: captions[k] for k in figures},
                   record, text, claims=claims)

@@ -92,6 +92,8 @@ class UniversalSettings(Settings):
     overshoot: float = setting(0.02, "DeepFool overshoot")
     max_iter: int = setting(20, "DeepFool iterations per step")
     num_candidates: int = setting(10, "DeepFool candidate classes")
+    deepfool_batch: Optional[int] = setting(None, "images per DeepFool call inside an update, to bound memory "
+                                                  "(default: all of the update's images)", minimum=1)
 
 
 def universal_perturbation(
@@ -126,6 +128,7 @@ def universal_perturbation(
     s = UniversalSettings.merged(settings, options)
     target_fooling_rate, max_passes, batch_size = s.target_fooling_rate, s.max_passes, s.batch_size
     deepfool_norm, overshoot, max_iter, num_candidates = s.deepfool_norm, s.overshoot, s.max_iter, s.num_candidates
+    step = s.deepfool_batch or batch_size
     threat = as_threat(threat)
     if threat.unbounded:
         raise InputError("a universal perturbation needs a finite budget, e.g. 'linf:0.1' or 'l2:3'")
@@ -135,7 +138,7 @@ def universal_perturbation(
         raise InputError(f"max_passes and batch_size must be >= 1, got {max_passes} and {batch_size}")
     norm = deepfool_norm or threat.norm
     gen = torch.Generator().manual_seed(seed)
-    labels = _predict(model, x)
+    labels = _predict(model, x, step)
     v = torch.zeros_like(x[:1])
     history: list[float] = []
     bar = tqdm(total=max_passes * len(x), desc=f"universal {threat}", disable=not progress, leave=False)
@@ -144,16 +147,17 @@ def universal_perturbation(
         for i in range(0, len(x), batch_size):
             rows = order[i:i + batch_size]
             xv = perturb(x[rows], v)
-            with torch.no_grad():
-                keep = model(xv).argmax(1) == labels[rows]
+            keep = _predict(model, xv, step) == labels[rows]
             bar.update(len(rows))
-            if not keep.any():
-                continue
-            res = deepfool(model, xv[keep], norm=norm, overshoot=overshoot, max_iter=max_iter,
-                           num_candidates=num_candidates, clamp=False)
-            if res.success.any():
-                v = threat.project(v + res.delta[res.success].sum(0, keepdim=True))
-        history.append(float((_predict(model, perturb(x, v)) != labels).float().mean()))
+            update, moved = torch.zeros_like(v), False
+            for part in xv[keep].split(step):  # the update sums every image's step, however many at a time
+                res = deepfool(model, part, norm=norm, overshoot=overshoot, max_iter=max_iter,
+                               num_candidates=num_candidates, clamp=False)
+                update += res.delta[res.success].sum(0, keepdim=True)
+                moved = moved or bool(res.success.any())
+            if moved:
+                v = threat.project(v + update)
+        history.append(float((_predict(model, perturb(x, v), step) != labels).float().mean()))
         if history[-1] >= max(history):
             best = v.clone()
         bar.set_postfix(fooling=f"{history[-1]:.2f}")
