@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from functools import partial
+from typing import Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from optimist.core.application import (
+    Chunk,
     Result,
     Run,
     claim,
@@ -19,10 +21,11 @@ from optimist.core.application import (
     prepare,
     resolve_data,
 )
-from optimist.core.data import ImageTensorDataset, subset
+from optimist.core.data import ImageTensorDataset, from_tensors, subset
 from optimist.core.errors import SettingsError
 from optimist.core.settings import Settings, setting
 from optimist.core.stats import t_interval
+from optimist.transfer.features import FeatureCache, compute_features, dataset_fingerprint, model_fingerprint
 from optimist.transfer.figures import interval_bars
 from optimist.transfer.finetune import FinetuneConfig
 from optimist.transfer.protocols import ALL, PROTOCOLS, parse_shots, run_transfer
@@ -49,6 +52,9 @@ class TransferSettings(Settings):
     seeds: int = setting(3, "few-shot draws (and fine-tuning seeds) per shots value", minimum=1)
     finetune_steps: int = setting(300, "optimiser steps per fine-tuning run", minimum=1)
     folds: int = setting(3, "cross-validation folds choosing the probe's C", minimum=2)
+    batch_size: Optional[int] = setting(None, "images per batch of feature extraction and fine-tuning (default: "
+                                              "chosen from the models and the image size, to bound memory)",
+                                        minimum=1)
 
     def validate(self) -> None:
         try:
@@ -173,6 +179,22 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
         return _transfer(run)
 
 
+def _features_of(model: nn.Module, device, chunk: Chunk, x: torch.Tensor, y: torch.Tensor):
+    return compute_features(model, from_tensors(x, y), batch_size=len(x), device=device)
+
+
+def _extracted(run: Run, target: Target) -> FeatureCache:
+    """Every model's features of the target's two splits, extracted in bounded chunks shared out over the
+    processes (``run.map``), in the in-memory cache that the probes then read from."""
+    cache = FeatureCache()
+    for label, model in run.models.items():
+        for split, ds in (("train", target.train), ("test", target.test)):
+            value = run.map(partial(_features_of, model, run.device), ds.images, ds.targets,
+                            desc=f"{label}: {split} features")
+            cache.store(model_fingerprint(model), dataset_fingerprint(ds), f"{target.name}-{split}", value)
+    return cache
+
+
 def _transfer(run: Run) -> Result:
     s, named, target, seed, device, progress = run.settings, run.models, run.data, run.seed, run.device, run.progress
     shots = parse_shots(s.shots)
@@ -182,14 +204,15 @@ def _transfer(run: Run) -> Result:
     frames = []
     linear = [p for p in s.protocols if p == "linear"]
     tuned = [p for p in s.protocols if p != "linear"]
+    progress = progress and run.is_main
     if linear:
         frames.append(run_transfer(sources, [target], protocols=linear, shots=shots, seeds=seeds, folds=s.folds,
-                                   cache=False,
-                                   device=str(device), progress=progress))
-    if tuned:
+                                   cache=_extracted(run, target), device=str(device), progress=progress))
+    if tuned:  # each fine-tuning run is one sequential optimisation: made alike on every process
+        config = FinetuneConfig(steps=s.finetune_steps, batch_size=min(64, run.batch_size),
+                                eval_batch_size=run.batch_size)
         frames.append(run_transfer(sources, [target], protocols=tuned, shots=shots, seeds=seeds,
-                                   finetune_config=FinetuneConfig(steps=s.finetune_steps), cache=False,
-                                   device=str(device), progress=progress))
+                                   finetune_config=config, cache=False, device=str(device), progress=progress))
     df = pd.concat(frames, ignore_index=True)
     table = _rows(df, labels, len(target.test))
     pair = claim_pair(named)
