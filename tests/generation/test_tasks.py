@@ -3,6 +3,7 @@ import math
 import pytest
 import torch
 
+from optimist.core.application.shards import map_chunks
 from optimist.generation import (
     Budget,
     ClassGaussian,
@@ -21,6 +22,7 @@ from optimist.generation.objectives import Packed
 from optimist.generation.seeds import class_labels
 from optimist.generation.showcase import FMNIST_TRANSLATION
 from optimist.generation.tasks import unmasked_rms
+from optimist.generation.tasks.engine import batches_by
 
 FAST = {  # the default budgets with fewer steps, to keep the tests quick
     "generation": Budget(scale_l2_eps(40), 0.15, 25),
@@ -187,3 +189,21 @@ def test_tasks_reject_bad_labels_and_budgets(toy_model, inputs):
         generate(toy_model, x, y, budget="l2:1")
     with pytest.raises(ValueError, match="\\[0, 1\\]"):
         generate(toy_model, x * 2, y)
+
+
+def test_the_runners_batches_give_the_fixed_batches_result(small_pair, inputs):
+    """Inside batches_by (what compare does with run.map) the descent runs in the runner's chunks: same images."""
+    x, y = inputs
+    budget = Budget(scale_l2_eps(8), 0.05, 5)
+    whole = super_resolve(small_pair["robust"], downsample(x[:7], 4), y[:7], size=28, budget=budget)
+    calls = []
+
+    def mapper(fn, seeds):
+        calls.append(len(seeds))
+        return map_chunks(fn, [seeds], batch_size=3, seed=0)
+
+    with batches_by(mapper):
+        chunked = super_resolve(small_pair["robust"], downsample(x[:7], 4), y[:7], size=28, budget=budget)
+    assert calls == [7]
+    assert torch.allclose(whole.images, chunked.images, atol=1e-5)
+    assert torch.allclose(whole.objective, chunked.objective, atol=1e-5)

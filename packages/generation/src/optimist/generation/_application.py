@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Optional
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,7 @@ from optimist.generation.showcase import (
     run_showcase,
 )
 from optimist.generation.sweep_table import COMMAND, SHIPPED, sweep_figure
+from optimist.generation.tasks.engine import batches_by
 
 ZOO_EVALUATOR = "fashion-mnist/lenet/evaluator"
 ZOO_JUDGE = "fashion-mnist/mlp/robust-judge"
@@ -85,6 +86,8 @@ class GenerationSettings(Settings):
     figures: bool = setting(True, "draw the image grids (off for sweeps)")
     sweep: str = setting("", "a CSV written by python -m optimist.generation.sweep to draw as the eps/steps "
                              "figure ('shipped': the measured one in the package; empty: none)")
+    batch_size: Optional[int] = setting(None, "images per batch of every task's descent (default: chosen from the "
+                                              "models and the image size, to bound memory)", minimum=1)
 
     def validate(self) -> None:
         if not self.tasks:
@@ -391,7 +394,9 @@ def _generate(run: Run, data) -> Result:
         for m in judges:
             m.to(device).eval()
         reference = real_reference(evaluator, test, cfg)
-        out = run_showcase(named, evaluator, fit, test, config=cfg, progress=progress, reference=reference)
+        with batches_by(run.map):  # every task's descent in the runner's bounded chunks, shared out over processes
+            out = run_showcase(named, evaluator, fit, test, config=cfg, progress=progress and run.is_main,
+                               reference=reference)
         judge = Evaluator(evaluator)
         rows, per, fd_features = [], [], {}
         for task, results in out.results.items():

@@ -15,7 +15,7 @@ from optimist.core.runtime import evaluating, model_device
 from optimist.generation.budgets import INVERSION, Budget
 from optimist.generation.objectives import feature_distance, representation
 from optimist.generation.result import TaskResult
-from optimist.generation.tasks.engine import run_task
+from optimist.generation.tasks.engine import NO_GRAD_BATCH, run_task
 
 
 def noise_seeds(n: int, *, shape: tuple[int, int, int] = (1, 28, 28), mean: float = 0.5, std: float = 0.05,
@@ -62,5 +62,6 @@ def invert(model: nn.Module, targets: torch.Tensor, *, seeds: torch.Tensor | Non
     if labels is not None:
         labels = check_labels(labels, n, getattr(model, "num_classes", None))
     with evaluating(model), torch.no_grad():
-        goal = representation(model, targets.to(model_device(model))).cpu()
+        goal = torch.cat([representation(model, t.to(model_device(model))).cpu()  # bounded: no-grad batches
+                          for t in targets.split(NO_GRAD_BATCH)])
     return run_task(model, "inversion", seeds, goal, feature_distance, budget, targets=labels, reference=targets)

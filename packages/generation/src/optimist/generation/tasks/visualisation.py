@@ -15,7 +15,7 @@ from optimist.core.runtime import evaluating, model_device
 from optimist.generation.budgets import VISUALISATION, Budget
 from optimist.generation.objectives import negative_unit, representation
 from optimist.generation.result import TaskResult
-from optimist.generation.tasks.engine import run_task
+from optimist.generation.tasks.engine import NO_GRAD_BATCH, run_task
 
 
 def top_units(model: nn.Module, images: torch.Tensor, *, k: int = 4) -> torch.Tensor:
@@ -33,7 +33,8 @@ def top_units(model: nn.Module, images: torch.Tensor, *, k: int = 4) -> torch.Te
     """
     check_model_input(model, images, "images")
     with evaluating(model), torch.no_grad():
-        r = representation(model, images.to(model_device(model))).cpu()
+        r = torch.cat([representation(model, t.to(model_device(model))).cpu()  # bounded: no-grad batches
+                       for t in images.split(NO_GRAD_BATCH)])
     if not 1 <= k <= r.shape[1]:
         raise InputError(f"k must be in [1, {r.shape[1]}], got {k}")
     return r.mean(0).topk(k).indices
