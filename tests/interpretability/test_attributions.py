@@ -161,16 +161,22 @@ def test_guided_backprop_refuses_functional_relus_at_once():
     assert time.perf_counter() - start < 1.0
 
 
-def test_guided_backprop_on_torchvision_resnet18_with_inplace_relus():
-    """torchvision's ResNet-18: one in-place ``relu`` per block, called twice; the caller's model stays as it is."""
+def _torchvision_resnet18() -> nn.Module:
+    """torchvision's ResNet-18 (in-place ReLUs, each block's called twice) with random batch-norm statistics, so
+    that the ReLUs cut somewhere."""
     torchvision = pytest.importorskip("torchvision")
     torch.manual_seed(0)
     net = torchvision.models.resnet18(num_classes=10)
-    for m in net.modules():  # random batch-norm statistics, so that ReLUs cut somewhere
+    for m in net.modules():
         if isinstance(m, nn.BatchNorm2d):
             m.running_mean.normal_(0, 0.5)
             m.running_var.uniform_(0.5, 2.0)
-    model = wrap(net, num_classes=10, in_channels=3, image_size=32).eval()
+    return wrap(net, num_classes=10, in_channels=3, image_size=32).eval()
+
+
+def test_guided_backprop_on_torchvision_resnet18_with_inplace_relus():
+    """torchvision's ResNet-18: one in-place ``relu`` per block, called twice; the caller's model stays as it is."""
+    model = _torchvision_resnet18()
     x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(4))
     t = torch.tensor([1, 4, 7])
     before = _relu_state(model)
@@ -180,6 +186,43 @@ def test_guided_backprop_on_torchvision_resnet18_with_inplace_relus():
     assert _relu_state(model) == before and all(m.inplace for m in model.modules() if isinstance(m, nn.ReLU))
     # equal to guided backprop on the same network rebuilt with a separate, not in-place ReLU per use
     torch.testing.assert_close(a, _guided_reference(model, x, t), rtol=1e-4, atol=1e-7)
+    assert (a - _logit_grad(model, x, t)).abs().max() > 0.1 * a.abs().max()  # not the plain gradient
+
+
+class _TwoReluBlock(nn.Module):
+    """A torchvision ``BasicBlock`` rebuilt with a new, not in-place ReLU for each of its one ``relu``'s two uses."""
+
+    def __init__(self, block: nn.Module):
+        super().__init__()
+        self.conv1, self.bn1, self.conv2, self.bn2 = block.conv1, block.bn1, block.conv2, block.bn2
+        self.downsample = block.downsample
+        self.relu1, self.relu2 = nn.ReLU(), nn.ReLU()
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(self.relu1(self.bn1(self.conv1(x)))))
+        return self.relu2(out + (x if self.downsample is None else self.downsample(x)))
+
+
+def test_guided_backprop_with_inplace_relus_equals_the_model_rebuilt_with_separate_relus():
+    """captum's guided backprop on torchvision's ResNet-18 (in-place ReLUs, one per block called twice) gives the
+    maps it gives on the same network rebuilt with a separate, not in-place ReLU per use, which it runs as is."""
+    model = _torchvision_resnet18()
+    rebuilt = copy.deepcopy(model)
+    net = rebuilt.module  # wrap's torchvision network
+    net.relu = nn.ReLU()
+    for layer in (net.layer1, net.layer2, net.layer3, net.layer4):
+        for i, block in enumerate(list(layer)):
+            layer[i] = _TwoReluBlock(block)
+    x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    t = torch.tensor([1, 4, 7])
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), model(x))  # the same function
+    use = relu_use(rebuilt, x)
+    assert use.modules == 17 and not (use.inplace or use.shared or use.repeated or use.functional)
+    assert guided_backprop_model(rebuilt, x) == (rebuilt, "ran on the model itself")
+    assert guided_backprop_model(model, x)[1].startswith("ran on a copy with 9 ReLU modules replaced")
+    a = attribute(model, x, t, method="guided-backprop")
+    torch.testing.assert_close(a, attribute(rebuilt, x, t, method="guided-backprop"), rtol=1e-4, atol=1e-7)
     assert (a - _logit_grad(model, x, t)).abs().max() > 0.1 * a.abs().max()  # not the plain gradient
 
 

@@ -128,3 +128,36 @@ def test_application_records_guided_backprop_on_torchvision_resnet18():
     assert result.settings["guided_backprop"]["tv"].startswith("ran on a copy with 9 ReLU modules replaced")
     assert list(model.modules()) == modules and all(m.inplace for m in modules if isinstance(m, torch.nn.ReLU))
     assert {"gini (guided-backprop)", "alignment (guided-backprop)"} <= set(result.table["measurement"])
+
+
+def test_batch_size_bounds_every_pass_and_keeps_the_deterministic_scores(two_models, data):
+    """No forward pass of any method or metric holds more than batch_size images (integrated gradients' steps,
+    smoothgrad's samples, the perturbations and curves included), and gradient maps score the same in chunks of
+    2 images as in one chunk of 64: only the drawn randomness depends on the chunks."""
+    rows: list[int] = []
+    hooks = [m.register_forward_pre_hook(lambda _, args: rows.append(len(args[0]))) for m in two_models.values()]
+    methods = ["gradient", "input-x-gradient", "integrated-gradients", "smoothgrad"]
+    try:
+        small = score_maps(two_models, data, methods=methods, batch_size=2, **TINY)
+        assert 0 < max(rows) <= 2
+        rows.clear()
+        large = score_maps(two_models, data, methods=methods, batch_size=64, **TINY)
+        assert max(rows) > 2
+    finally:
+        for h in hooks:
+            h.remove()
+    assert small.settings["batch_size"] == 2 and large.settings["batch_size"] == 64
+    pe = small.per_example
+    assert sorted(pe[pe["metric"] == "sensitivity"]["image"].unique()) == [0, 1, 2]  # across a chunk's edge
+    deterministic = ["alignment", "cosine", "gini", "deletion", "insertion"]
+    pick = lambda c: c.per_example[c.per_example["method"].isin(methods[:3])  # noqa: E731
+                                   & c.per_example["metric"].isin(deterministic)]
+    a, b = pick(small), pick(large)
+    assert len(a) == 2 * 3 * len(deterministic) * 6
+    assert a[["model", "method", "metric", "image"]].values.tolist() == b[["model", "method", "metric",
+                                                                         "image"]].values.tolist()
+    torch.testing.assert_close(torch.tensor(a["value"].to_numpy()), torch.tensor(b["value"].to_numpy()),
+                               rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(small.images, large.images)
+    for key in [(m, method) for m in two_models for method in methods[:3]]:  # the figure maps, gathered in order
+        torch.testing.assert_close(small.maps[key], large.maps[key], rtol=1e-5, atol=1e-6)

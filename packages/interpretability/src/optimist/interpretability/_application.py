@@ -43,7 +43,8 @@ class InterpretabilitySettings(Settings):
     ig_steps: int = setting(16, "integrated-gradients steps", minimum=2)
     smoothgrad_samples: int = setting(8, "SmoothGrad noise samples", minimum=1)
     n_figure: int = setting(6, "images shown in the saliency grids", minimum=1)
-    batch_size: int = setting(256, "images per forward/backward batch", minimum=1)
+    batch_size: int | None = setting(None, "images per batch (default: chosen from the models and the image size "
+                                     "to bound memory)", minimum=1)
 
     def validate(self) -> None:
         if not self.methods:
@@ -114,6 +115,8 @@ def compare(models: Mapping[str, nn.Module | str], data="fashion-mnist", *, devi
 
 
 def _explain(run: Run) -> Result:
+    """Every image's maps and scores in ``run.map``'s chunks of ``run.batch_size`` images (each chunk's randomness
+    its own, so any number of processes gives the same rows), then the table, figures and claims from them."""
     s, named, ds, seed, device, progress = run.settings, run.models, run.data, run.seed, run.device, run.progress
     labels = run.labels
     reference = labels[0]
@@ -123,8 +126,8 @@ def _explain(run: Run) -> Result:
                      random_baseline=s.random_baseline, steps=s.steps, infidelity_sigma=s.infidelity_sigma,
                      infidelity_samples=s.infidelity_samples, sensitivity_n=s.sensitivity_n,
                      sensitivity_samples=s.sensitivity_samples, sensitivity_radius=s.sensitivity_radius,
-                     method_options=options, n_figure=s.n_figure, batch_size=s.batch_size, seed=seed,
-                     device=device, progress=progress)
+                     method_options=options, n_figure=s.n_figure, batch_size=run.batch_size, seed=seed,
+                     device=device, progress=progress, mapper=run.map)
     cmp.class_names = ds.info.class_names
     if "guided_backprop" in cmp.settings:  # per model: on the model itself, or on a copy with new ReLUs
         run.record["guided_backprop"] = cmp.settings["guided_backprop"]

@@ -35,10 +35,11 @@ METHODS: dict[str, str] = {
 RANDOM = "random"
 _RANDOM_SEED_OFFSET = 982_451_653
 
-#: Defaults per method; any of them can be overridden through ``attribute(..., **options)``.
+#: Defaults per method; any of them can be overridden through ``attribute(..., **options)``. captum's own batching
+#: of each image's copies (``internal_batch_size``, ``nt_samples_batch_size``) follows ``batch_size`` unless given.
 DEFAULT_OPTIONS: dict[str, dict] = {
-    "integrated-gradients": {"n_steps": 32, "baselines": 0.0, "internal_batch_size": 1024},
-    "smoothgrad": {"nt_samples": 16, "stdevs": 0.15, "nt_samples_batch_size": 4},
+    "integrated-gradients": {"n_steps": 32, "baselines": 0.0},
+    "smoothgrad": {"nt_samples": 16, "stdevs": 0.15},
 }
 
 
@@ -64,10 +65,12 @@ def predicted_class(model: nn.Module, x: torch.Tensor, batch_size: int = 512) ->
     return predict(model, x, batch_size=batch_size)
 
 
-def resolve_target(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | None) -> torch.Tensor:
-    """A (N,) long tensor of classes: ``target`` broadcast, or the predicted class when it is None."""
+def resolve_target(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | None, *,
+                   batch_size: int = 512) -> torch.Tensor:
+    """A (N,) long tensor of classes: ``target`` broadcast, or the predicted class when it is None (predicted
+    ``batch_size`` images at a time)."""
     if target is None:
-        return predicted_class(model, x)
+        return predicted_class(model, x, batch_size)
     t = torch.as_tensor(target, dtype=torch.long, device=x.device).flatten()
     if t.numel() == 1:
         t = t.expand(len(x))
@@ -207,8 +210,11 @@ def attribute(model: nn.Module, x: torch.Tensor, target: torch.Tensor | int | No
 
     ``target`` is a class per image (or one class for all); None means the model's predicted class.
     ``options`` go to the captum method (e.g. ``n_steps`` for integrated gradients, ``nt_samples`` and
-    ``stdevs`` for smoothgrad). Images are processed in chunks of ``batch_size``; the model's parameters
-    are frozen meanwhile, so no parameter gradients accumulate. Guided backprop runs on a copy with new ReLU
+    ``stdevs`` for smoothgrad). No forward/backward pass holds more than ``batch_size`` images: images go in
+    chunks of ``batch_size``, and the copies that integrated gradients (interpolation steps) and smoothgrad (noisy
+    samples) make of each image are batched by captum so that a chunk's copies stay within ``batch_size`` rows
+    too (``internal_batch_size`` and ``nt_samples_batch_size``, unless ``options`` set them). The model's
+    parameters are frozen meanwhile, so no parameter gradients accumulate. Guided backprop runs on a copy with new ReLU
     modules when the model's are in place or shared (:func:`guided_backprop_model`, checked before any work).
 
     Examples
@@ -230,7 +236,9 @@ def _attribute(model: nn.Module, x: torch.Tensor, target, method: str, batch_siz
     ``guided=False``: the caller already chose guided backprop's model (:func:`guided_backprop_model`)."""
     check_method(method)
     _check_inputs(model, x)
-    targets = resolve_target(model, x, target)
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    targets = resolve_target(model, x, target, batch_size=batch_size)
     if method == "guided-backprop" and guided:
         model, _ = guided_backprop_model(model, x)  # the model itself, or a copy with separate ReLUs
     explainer, fixed = _explainer(model, method)
@@ -240,9 +248,22 @@ def _attribute(model: nn.Module, x: torch.Tensor, target, method: str, batch_siz
         warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU")  # GuidedBackprop's notice
         for i in range(0, len(x), batch_size):
             xb = x[i:i + batch_size].detach().clone().requires_grad_(True)
-            a = explainer.attribute(xb, target=targets[i:i + batch_size], **kwargs)
+            a = explainer.attribute(xb, target=targets[i:i + batch_size],
+                                    **_copies_batched(method, kwargs, len(xb), batch_size))
             out.append(a.detach())
     return torch.cat(out).contiguous()  # a channels-last model gives channels-last gradients; captum's metrics .view()
+
+
+def _copies_batched(method: str, kwargs: dict, images: int, batch_size: int) -> dict:
+    """``kwargs`` with captum's batching of each image's copies set so that one pass of ``images`` images holds at
+    most ``batch_size`` rows (an option the caller set wins): integrated gradients runs ``batch_size // images``
+    interpolation steps at once, smoothgrad as many noisy samples."""
+    per_pass = max(1, batch_size // images)
+    if method == "integrated-gradients":
+        return {"internal_batch_size": per_pass * images, **kwargs}
+    if method == "smoothgrad":
+        return {"nt_samples_batch_size": per_pass, **kwargs}
+    return kwargs
 
 
 def random_attribution(x: torch.Tensor, seed: int | None = 0) -> torch.Tensor:

@@ -3,19 +3,24 @@
 ``score_maps({"standard": m0, "robust L∞ 0.1": m1}, test_data)`` explains each model's own prediction
 (or the true label) with each method plus a random-attribution baseline, scores every map, and returns a
 :class:`Comparison` holding per-image scores, a summary table (mean and 95% interval over images),
-paired model-versus-reference differences and the maps of a few images for figures.
+paired model-versus-reference differences and the maps of a few images for figures. The images are scored
+in chunks (``batch_size`` images, each chunk with its own seeded randomness) through a ``mapper``: core's
+``run.map`` in the application, which shares the chunks out over torchrun's processes.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from optimist.core.application import Chunk
+from optimist.core.application.batching import auto_batch_size
+from optimist.core.application.shards import map_chunks
 from optimist.core.errors import InputError
 from optimist.core.settings import Settings, setting
 from optimist.core.stats import proportion_interval
@@ -139,7 +144,99 @@ class ScoreSettings(Settings):
     sensitivity_samples: int = setting(4, "perturbations per image for max-sensitivity")
     sensitivity_radius: float = setting(0.02, "radius of the max-sensitivity perturbations")
     n_figure: int = setting(6, "images drawn in the figures")
-    batch_size: int = setting(256, "images per batch")
+    batch_size: int | None = setting(None, "images per chunk and per forward/backward pass of every method and "
+                                     "metric (default: chosen from the models and the image size to bound "
+                                     "memory)", minimum=1)
+
+
+#: ``mapper(fn, *tensors, desc=...)`` runs ``fn(chunk, *slices)`` on fixed chunks of the images and combines the
+#: outputs in order: core's ``run.map`` (shared out over torchrun's processes), by default a loop here.
+Mapper = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What every chunk of :func:`score_maps` needs."""
+
+    models: Mapping[str, nn.Module]
+    guided: Mapping[str, nn.Module]  # model name -> the model guided backprop runs on (itself or a copy)
+    methods: tuple[str, ...]         # the captum methods, then "random" when the baseline is on
+    settings: ScoreSettings
+    method_options: Mapping[str, dict]
+    batch_size: int
+    sensitivity_n: int               # max-sensitivity is measured on images [0, sensitivity_n) only
+    figure: tuple[int, ...]          # the indices of the images shown in figures
+    labelled: bool
+    device: torch.device
+
+
+def _score_chunk(chunk: Chunk, x: torch.Tensor, y: torch.Tensor, *, work: _Work) -> dict:
+    """Maps and scores of images ``chunk.start:chunk.stop`` for every (model, method): per-image rows (``image`` is
+    the index among all images), every model's predicted classes, and the maps of the figure images the chunk
+    holds. Its randomness (random maps, infidelity perturbations, pixel-ranking ties; captum's smoothgrad noise and
+    max-sensitivity perturbations from the global generators, reseeded per chunk) comes from the chunk only, so
+    its rows do not depend on which process runs it or on the other chunks."""
+    s, batch, seed = work.settings, work.batch_size, chunk.seed
+    x = x.float().to(work.device)
+    y = y.long().to(work.device) if work.labelled else None
+    images = list(range(chunk.start, chunk.stop))
+    shown = [i for i in work.figure if chunk.start <= i < chunk.stop]
+    local = torch.tensor([i - chunk.start for i in shown], dtype=torch.long, device=x.device)
+    k_sens = max(0, min(chunk.stop, work.sensitivity_n) - chunk.start)
+    rows: list[pd.DataFrame] = []
+    maps: dict[tuple[str, str], torch.Tensor] = {}
+    predictions: dict[str, torch.Tensor] = {}
+    for name, model in work.models.items():
+        pred = predicted_class(model, x, batch)
+        predictions[name] = pred
+        t = pred if s.target == "predicted" else y
+        change = None
+        if "infidelity" in s.metrics:
+            change = output_change(model, x, t, s.infidelity_sigma, s.infidelity_samples, seed, batch)
+        for method in work.methods:
+            options = work.method_options.get(method, {})
+            explained = work.guided[name] if method == "guided-backprop" else model
+            a = (random_attribution(x, seed) if method == RANDOM
+                 else attribute(explained, x, t, method=method, batch_size=batch, **options))
+            maps[(name, method)] = a[local]
+            scores: dict[str, torch.Tensor] = {}
+            if "alignment" in s.metrics:
+                scores["alignment"] = alignment(x, a)
+            if "cosine" in s.metrics:
+                scores["cosine"] = cosine_alignment(x, a)
+            if "deletion" in s.metrics:
+                scores["deletion"] = deletion_auc(model, x, a, t, steps=s.steps, baseline=s.deletion_baseline,
+                                                  order=s.order, batch_size=batch, seed=seed)
+            if "insertion" in s.metrics:
+                scores["insertion"] = insertion_auc(model, x, a, t, steps=s.steps, baseline=s.insertion_baseline,
+                                                    order=s.order, batch_size=batch, seed=seed)
+            if "infidelity" in s.metrics:
+                scores["infidelity"] = relative_infidelity(model, x, a, t, sigma=s.infidelity_sigma,
+                                                           n_perturb_samples=s.infidelity_samples, seed=seed,
+                                                           max_examples_per_batch=batch, change=change)
+            if "sensitivity" in s.metrics and k_sens > 0:
+                explain = explanation_function(explained, method, batch_size=batch, **options)
+                scores["sensitivity"] = max_sensitivity(explain, x[:k_sens], t[:k_sens], radius=s.sensitivity_radius,
+                                                        n_perturb_samples=s.sensitivity_samples,
+                                                        max_examples_per_batch=batch)
+            if "gini" in s.metrics:
+                scores["gini"] = gini(a)
+            for metric, v in scores.items():
+                rows.append(pd.DataFrame({"model": name, "method": method, "metric": metric,
+                                          "image": images[: len(v)], "value": v.detach().cpu().double().numpy()}))
+    return {"rows": pd.concat(rows, ignore_index=True), "predictions": predictions, "maps": maps,
+            "shown": torch.tensor(shown, dtype=torch.long)}
+
+
+def _map_here(fn: Callable[..., Any], *tensors: torch.Tensor, batch_size: int, seed: int, progress: bool,
+              desc: str = "images") -> Any:
+    """The default :data:`Mapper`: core's chunked loop (chunks of ``batch_size``, each seeded from ``seed``)."""
+    return map_chunks(fn, tensors, batch_size=batch_size, seed=seed, progress=progress, desc=desc)
+
+
+def _grouped(rows: pd.DataFrame) -> pd.DataFrame:
+    """The chunks' rows with each (model, method, metric) together, in first-seen order, images ascending."""
+    return pd.concat([g for _, g in rows.groupby(["model", "method", "metric"], sort=False)], ignore_index=True)
 
 
 def score_maps(
@@ -151,6 +248,7 @@ def score_maps(
     seed: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
+    mapper: Mapper | None = None,
     **options: Any,
 ) -> Comparison:
     """Score every (model, method) on the first ``n`` images of ``data`` with every metric.
@@ -164,6 +262,15 @@ def score_maps(
     ``method_options`` passes captum options per method, e.g. ``{"integrated-gradients": {"n_steps": 64}}``.
     Images go to ``device`` (default: where the first model's parameters are).
 
+    Memory is bounded by ``batch_size`` (default: chosen from the models and the image size, as core's runner
+    does): the images are scored in chunks of ``batch_size``, and no forward or backward pass of any method or
+    metric (integrated gradients' steps, smoothgrad's samples, the infidelity and max-sensitivity perturbations,
+    the deletion/insertion curves) holds more than ``batch_size`` images. Each chunk draws its randomness from
+    its own generators, seeded from ``seed`` and the chunk's index, so the scores depend on ``seed`` and
+    ``batch_size`` but not on how the chunks are run: ``mapper`` runs them (core's ``run.map``, which shares them
+    out over torchrun's processes; by default a loop here). Guided backprop's model is chosen for every model
+    before any work (:func:`~optimist.interpretability.attributions.guided_backprop_model`).
+
     Examples
     --------
     >>> import torch
@@ -175,97 +282,61 @@ def score_maps(
     ['model', 'method', 'metric', 'mean', 'ci_low', 'ci_high', 'n']
     """
     s = ScoreSettings.merged(settings, options)
-    methods, metrics, n, target, random_baseline = s.methods, s.metrics, s.n, s.target, s.random_baseline
-    steps, deletion_baseline, insertion_baseline, order = s.steps, s.deletion_baseline, s.insertion_baseline, s.order
-    infidelity_sigma, infidelity_samples, sensitivity_n = s.infidelity_sigma, s.infidelity_samples, s.sensitivity_n
-    sensitivity_samples, sensitivity_radius, n_figure = s.sensitivity_samples, s.sensitivity_radius, s.n_figure
-    batch_size = s.batch_size
     if not models:
         raise InputError("models is empty; pass e.g. {'standard': model_a, 'robust': model_b}")
-    methods = [check_method(m) for m in methods]
-    bad = [m for m in metrics if m not in METRICS]
+    methods = [check_method(m) for m in s.methods]
+    bad = [m for m in s.metrics if m not in METRICS]
     if bad:
         raise InputError(f"unknown metric(s) {bad}; choose from {', '.join(METRICS)}")
-    if target not in ("predicted", "label"):
-        raise InputError(f"target must be 'predicted' or 'label', got {target!r}")
+    if s.target not in ("predicted", "label"):
+        raise InputError(f"target must be 'predicted' or 'label', got {s.target!r}")
     x_all, y_all, class_names = _as_tensors(data)
     if device is None:
         device = next(iter(next(iter(models.values())).parameters()), torch.empty(0)).device
-    x = x_all[:n].float().to(device)
-    y = None if y_all is None else y_all[:n].long().to(device)
-    if target == "label" and y is None:
+    device = torch.device(device)
+    x = x_all[: s.n].float()
+    y = None if y_all is None else y_all[: s.n].long()
+    if s.target == "label" and y is None:
         raise InputError("target='label' needs labels: pass a dataset or an (images, labels) pair")
+    if len(x) == 0:
+        raise InputError("data holds no images to score")
     method_options = dict(method_options or {})
-    all_methods = methods + ([RANDOM] if random_baseline else [])
-    fig_idx = _figure_indices(None if y is None else y.cpu(), len(x), n_figure).to(x.device)
-    k_sens = min(sensitivity_n, len(x))
+    fig_idx = _figure_indices(y, len(x), s.n_figure)
+    k_sens = min(s.sensitivity_n, len(x))
     # guided backprop's ReLU check (and copy, for in-place or shared ReLUs) comes before any work, for every model
-    guided = {name: guided_backprop_model(model, x) for name, model in models.items()} \
+    guided = {name: guided_backprop_model(model, x[:1].to(device)) for name, model in models.items()} \
         if "guided-backprop" in methods else {}
+    batch = s.batch_size or auto_batch_size(models.values(), tuple(x.shape[1:]))
+    work = _Work(models=dict(models), guided={name: m for name, (m, _) in guided.items()},
+                 methods=tuple(methods + ([RANDOM] if s.random_baseline else [])), settings=s,
+                 method_options=method_options, batch_size=batch, sensitivity_n=k_sens,
+                 figure=tuple(fig_idx.tolist()), labelled=y is not None, device=device)
+    mapper = mapper or functools.partial(_map_here, batch_size=batch, seed=seed, progress=progress)
+    out = mapper(functools.partial(_score_chunk, work=work), x, torch.full((len(x),), -1) if y is None else y,
+                 desc="saliency maps")
 
-    rows: list[pd.DataFrame] = []
-    maps: dict[tuple[str, str], torch.Tensor] = {}
-    predictions: dict[str, torch.Tensor] = {}
+    per_example = _grouped(out["rows"])
+    predicted: dict[str, torch.Tensor] = out["predictions"]
     accuracy: dict[str, float] = {}
     accuracy_interval: dict[str, tuple[float, float, int]] = {}
-    bar = tqdm(total=len(models) * len(all_methods), desc="saliency metrics", disable=not progress)
-    for name, model in models.items():
-        pred = predicted_class(model, x)
-        predictions[name] = pred[fig_idx]
-        if y is not None:
-            correct = (pred == y).double().cpu().numpy()
+    if y is not None:
+        for name, pred in predicted.items():
+            correct = (pred == y).double().numpy()
             accuracy[name] = float(correct.mean())
             _, lo, hi = proportion_interval(correct)
             accuracy_interval[name] = (lo, hi, len(correct))
-        t = pred if target == "predicted" else y
-        change = None
-        if "infidelity" in metrics:
-            change = output_change(model, x, t, infidelity_sigma, infidelity_samples, seed)
-        for method in all_methods:
-            bar.set_postfix_str(f"{name} / {method}")
-            options = method_options.get(method, {})
-            explained = guided[name][0] if method == "guided-backprop" else model
-            a = (random_attribution(x, seed) if method == RANDOM
-                 else attribute(explained, x, t, method=method, batch_size=batch_size, **options))
-            maps[(name, method)] = a[fig_idx]
-            scores: dict[str, torch.Tensor] = {}
-            if "alignment" in metrics:
-                scores["alignment"] = alignment(x, a)
-            if "cosine" in metrics:
-                scores["cosine"] = cosine_alignment(x, a)
-            if "deletion" in metrics:
-                scores["deletion"] = deletion_auc(model, x, a, t, steps=steps, baseline=deletion_baseline,
-                                                  order=order, batch_size=batch_size * 4, seed=seed)
-            if "insertion" in metrics:
-                scores["insertion"] = insertion_auc(model, x, a, t, steps=steps, baseline=insertion_baseline,
-                                                    order=order, batch_size=batch_size * 4, seed=seed)
-            if "infidelity" in metrics:
-                scores["infidelity"] = relative_infidelity(model, x, a, t, sigma=infidelity_sigma,
-                                                           n_perturb_samples=infidelity_samples, seed=seed,
-                                                           change=change)
-            if "sensitivity" in metrics and k_sens > 0:
-                explain = explanation_function(explained, method, **options)
-                scores["sensitivity"] = max_sensitivity(explain, x[:k_sens], t[:k_sens], radius=sensitivity_radius,
-                                                        n_perturb_samples=sensitivity_samples)
-            if "gini" in metrics:
-                scores["gini"] = gini(a)
-            for metric, v in scores.items():
-                v = v.detach().cpu().double()
-                rows.append(pd.DataFrame({"model": name, "method": method, "metric": metric,
-                                          "image": range(len(v)), "value": v.numpy()}))
-            bar.update()
-    bar.close()
-    per_example = pd.concat(rows, ignore_index=True)
-    table = summarise(per_example)
-    settings = {"n": len(x), "target": target, "methods": methods, "random_baseline": random_baseline,
-                "metrics": list(metrics), "steps": steps, "deletion_baseline": str(deletion_baseline),
-                "insertion_baseline": str(insertion_baseline), "order": order,
-                "infidelity_sigma": infidelity_sigma, "infidelity_samples": infidelity_samples,
-                "sensitivity_n": k_sens, "sensitivity_samples": sensitivity_samples,
-                "sensitivity_radius": sensitivity_radius, "method_options": method_options, "seed": seed}
+    position = {i: k for k, i in enumerate(out["shown"].tolist())}  # figure image -> its row among the maps
+    pick = torch.tensor([position[i] for i in work.figure], dtype=torch.long)
+    summary = {"n": len(x), "target": s.target, "methods": methods, "random_baseline": s.random_baseline,
+               "metrics": list(s.metrics), "steps": s.steps, "deletion_baseline": str(s.deletion_baseline),
+               "insertion_baseline": str(s.insertion_baseline), "order": s.order,
+               "infidelity_sigma": s.infidelity_sigma, "infidelity_samples": s.infidelity_samples,
+               "sensitivity_n": k_sens, "sensitivity_samples": s.sensitivity_samples,
+               "sensitivity_radius": s.sensitivity_radius, "method_options": method_options, "seed": seed,
+               "batch_size": batch}
     if guided:
-        settings["guided_backprop"] = {name: note for name, (_, note) in guided.items()}
-    maps = {k: v.cpu() for k, v in maps.items()}
-    predictions = {k: v.cpu() for k, v in predictions.items()}
-    return Comparison(per_example, table, x[fig_idx].cpu(), None if y is None else y[fig_idx].cpu(), maps,
-                      predictions, accuracy, class_names, settings, accuracy_interval)
+        summary["guided_backprop"] = {name: note for name, (_, note) in guided.items()}
+    return Comparison(per_example, summarise(per_example), x[fig_idx], None if y is None else y[fig_idx],
+                      {k: v[pick] for k, v in out["maps"].items()},
+                      {k: v[fig_idx] for k, v in predicted.items()}, accuracy, class_names, summary,
+                      accuracy_interval)

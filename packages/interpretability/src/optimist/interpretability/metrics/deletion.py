@@ -8,7 +8,7 @@ time, with a baseline (black by default) and tracks the softmax probability of t
 faithful map makes it fall fast, so **lower deletion AUC is better**. *Insertion* starts from the baseline
 (a blurred copy by default, as in RISE) and puts the pixels back in the same order: **higher insertion
 AUC is better**. The AUC is the trapezoid area under probability versus fraction of pixels changed, in
-[0, 1]. Every step of every image runs as one batched forward pass.
+[0, 1]. The images of every step of every image go through the model ``batch_size`` at a time.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def perturbation_curve(model: nn.Module, x: torch.Tensor, attributions: torch.Te
 
     ``mode`` is "deletion" (pixels go to the baseline, most important first) or "insertion" (the
     baseline gets the pixels back). ``baseline`` defaults to "black" for deletion and "blur" for
-    insertion, following RISE.
+    insertion, following RISE. The N * (steps + 1) changed images are made and scored ``batch_size`` at a time
+    (image by image, step by step), so a forward pass never holds more than ``batch_size`` images.
     """
     check_model_input(model, x)
     check_maps(attributions, x)
@@ -87,6 +88,8 @@ def perturbation_curve(model: nn.Module, x: torch.Tensor, attributions: torch.Te
         raise InputError(f"images {tuple(x.shape)} and attributions {tuple(attributions.shape)} differ in shape")
     if steps < 1:
         raise InputError(f"steps must be >= 1, got {steps}")
+    if batch_size < 1:
+        raise InputError(f"batch_size must be >= 1, got {batch_size}")
     target = torch.as_tensor(target, dtype=torch.long, device=x.device).expand(len(x))
     baseline = ("black" if mode == "deletion" else "blur") if baseline is None else baseline
     base = make_baseline(x, baseline)
@@ -95,18 +98,16 @@ def perturbation_curve(model: nn.Module, x: torch.Tensor, attributions: torch.Te
     rank_of = torch.empty_like(ranking)
     rank_of.scatter_(1, ranking, torch.arange(h * w, device=x.device).expand(n, -1))
     counts = torch.linspace(0, h * w, steps + 1, device=x.device).round().long()
-    per_chunk = max(1, batch_size // (steps + 1))
+    rows = n * (steps + 1)  # row r: image r // (steps + 1) with counts[r % (steps + 1)] pixels changed
     probs = []
-    for i in range(0, n, per_chunk):
-        sl = slice(i, i + per_chunk)
-        # changed[k, j, 1, p] is True when pixel p of image j is changed at step k
-        changed = (rank_of[sl].view(1, -1, 1, h * w) < counts.view(-1, 1, 1, 1)).view(steps + 1, -1, 1, h, w)
-        src, dst = (x[sl], base[sl]) if mode == "deletion" else (base[sl], x[sl])
-        imgs = torch.where(changed, dst.unsqueeze(0), src.unsqueeze(0)).reshape(-1, c, h, w)
-        p = model(imgs).softmax(1).view(steps + 1, len(imgs) // (steps + 1), -1)
-        t = target[sl].view(1, -1, 1).expand(steps + 1, -1, 1)
-        probs.append(p.gather(2, t).squeeze(2).T)
-    return torch.cat(probs)
+    for start in range(0, rows, batch_size):
+        r = torch.arange(start, min(rows, start + batch_size), device=x.device)
+        image, step = r // (steps + 1), r % (steps + 1)
+        changed = (rank_of[image] < counts[step].unsqueeze(1)).view(-1, 1, h, w)
+        src, dst = (x[image], base[image]) if mode == "deletion" else (base[image], x[image])
+        p = model(torch.where(changed, dst, src)).softmax(1)
+        probs.append(p.gather(1, target[image].unsqueeze(1)).squeeze(1))
+    return torch.cat(probs).view(n, steps + 1)
 
 
 def curve_auc(curve: torch.Tensor) -> torch.Tensor:
