@@ -70,3 +70,42 @@ def test_demo_writes_figures_and_tables(tmp_path, small_zoo):
     tables = list((tmp_path / "tables").glob("shifts-*.csv"))
     assert any("results" in p.name for p in tables), [p.name for p in tables]
     assert APPLICATION.quick_settings["n"] < APPLICATION.demo_settings["n"]
+
+
+def _forward_sizes(models):
+    """Record how many images each forward pass of ``models`` takes (a pre-hook on each; remove them after)."""
+    sizes: list[int] = []
+    handles = [m.register_forward_pre_hook(lambda _m, args: sizes.append(len(args[0]))) for m in models.values()]
+    return sizes, handles
+
+
+def test_batch_size_bounds_every_forward_and_leaves_deterministic_rows_as_they_are(small_pair, fmnist_test):
+    """A batch of 4 images: every forward pass (clean, every severity, the heat maps' perturbed copies) takes at
+    most 4 images, and what no random draw touches (clean accuracy, contrast, its measured band) equals the
+    numbers of a batch of 64, which holds every image in one chunk."""
+    settings = dict(n=24, corruptions=["contrast", "gaussian_noise"], severities=[1, 5], heatmap_n=6,
+                    heatmap_stride=7, bootstrap=20, band_images=20, cache=False)
+    sizes, handles = _forward_sizes(small_pair)
+    try:
+        small = compare(small_pair, fmnist_test, progress=False, batch_size=4, **settings)
+    finally:
+        for h in handles:
+            h.remove()
+    assert small.settings["batch_size"] == 4 and max(sizes) <= 4
+    assert len(sizes) > 2 * (24 // 4) * (1 + 2 * 2)  # clean and both corruptions' severities, chunk by chunk
+    large = compare(small_pair, fmnist_test, progress=False, batch_size=64, **settings)
+
+    def rows(result, measurement, corruption=None):
+        t = result.table[result.table.measurement == measurement]
+        t = t if corruption is None else t[t.corruption == corruption]
+        return t.sort_values(["model", *(["severity"] if "severity" in t and t.severity.notna().any() else [])])
+
+    for what in [("clean accuracy",), ("accuracy", "contrast"), ("accuracy (mean over severities)", "contrast")]:
+        a, b = rows(small, *what), rows(large, *what)
+        assert len(a) and np.allclose(a.value, b.value, atol=1e-12), what
+    bands = {r.settings["batch_size"]: r.extra_tables[next(k for k in r.extra_tables if k.startswith("Measured"))]
+             for r in (small, large)}
+    contrast = [b.set_index("corruption").loc["contrast"] for b in bands.values()]
+    assert contrast[0]["band"] == contrast[1]["band"]
+    assert np.allclose(contrast[0][["low", "mid", "high"]].astype(float),
+                       contrast[1][["low", "mid", "high"]].astype(float), atol=1e-4)  # the table rounds to 1e-4

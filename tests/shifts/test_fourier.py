@@ -7,7 +7,19 @@ import pytest
 import torch
 from torch import nn
 
-from optimist.shifts.fourier import band_of, centred_frequencies, fourier_basis, fourier_heatmap, radial_frequency
+from optimist.shifts.corruptions import corrupt
+from optimist.shifts.fourier import (
+    band_energy,
+    band_of,
+    band_powers,
+    band_shares,
+    centred_frequencies,
+    fourier_basis,
+    fourier_heatmap,
+    heatmap_correct,
+    heatmap_from_correct,
+    radial_frequency,
+)
 
 
 @pytest.mark.parametrize("u,v", [(0, 0), (1, 0), (0, 3), (-5, 7), (14, 14), (-13, -2)])
@@ -73,3 +85,40 @@ def test_heatmap_symmetric_and_strided():
 
 def test_band_of():
     assert list(band_of(np.array([0.0, 0.09, 0.1, 0.2, 0.25, 0.7]))) == [0, 0, 1, 1, 2, 2]
+
+
+def test_heatmap_in_small_batches_is_the_same_map():
+    """At most ``batch_size`` images, perturbed copies included, per forward pass, and the same map whatever it is;
+    rows of the map's images in chunks, gathered, give the map of all of them."""
+    g = torch.Generator().manual_seed(3)
+    model = LowPassLinear()
+    x = 0.45 + 0.1 * torch.rand(10, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (10,), generator=g)
+    sizes: list[int] = []
+    handle = model.register_forward_pre_hook(lambda _m, args: sizes.append(len(args[0])))
+    try:
+        small = fourier_heatmap(model, x, y, eps=2.0, stride=4, batch_size=3)
+    finally:
+        handle.remove()
+    assert max(sizes) <= 3
+    large = fourier_heatmap(model, x, y, eps=2.0, stride=4, batch_size=4096)
+    assert np.array_equal(small["error"], large["error"], equal_nan=True)
+    assert np.array_equal(small["clean_correct"], large["clean_correct"])
+    # two chunks of images with signs of their own, rows gathered: each chunk's rows are its own map's rows
+    parts = [heatmap_correct(model, x[i:i + 5], y[i:i + 5], 2.0, stride=4, seed=i) for i in (0, 5)]
+    clean, correct = (np.concatenate(p) for p in zip(*parts))
+    gathered = heatmap_from_correct(clean, correct, 28, 28, eps=2.0, stride=4)
+    first = heatmap_from_correct(*parts[0], 28, 28, eps=2.0, stride=4)
+    assert gathered["correct"][(4, 8)].shape == (10,)
+    assert np.array_equal(gathered["correct"][(4, 8)][:5], first["correct"][(4, 8)])
+
+
+def test_band_powers_of_chunks_add_up_to_the_band_energy():
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(12, 3, 16, 16, generator=g)
+    y = corrupt(x, "fog", 3)
+    whole = band_energy(x, y)
+    chunked = band_shares(np.concatenate([band_powers(x[i:i + 5], y[i:i + 5]) for i in range(0, 12, 5)]))
+    assert set(whole) == set(chunked)
+    assert all(abs(whole[k] - chunked[k]) < 1e-12 for k in whole)
+    assert np.isnan(band_shares(band_powers(x, x))["low"])  # no change, no power to share

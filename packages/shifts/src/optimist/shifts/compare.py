@@ -2,9 +2,14 @@
 
 Every model sees the same corrupted images (the first ``n`` of the data, each corruption drawn once for the
 seed and rounded to 1/255 as the published sets store them), so differences between models are paired over
-images. Corruption error follows Hendrycks & Dietterich: CE_c = sum_s E(c, s) / sum_s E_base(c, s) with the
-standard model as the baseline, relative CE subtracts each model's clean error first, mCE averages over
-corruptions; their intervals come from a paired bootstrap over images.
+images. The images are worked on in chunks of ``run.batch_size`` (``run.map``: shared out over torchrun's
+processes and gathered in order): a chunk's corrupted copies are made from the chunk's own seed, classified by
+every model, measured for their frequency bands and dropped, so memory does not grow with ``n`` and one process
+or several give the same table.
+
+Corruption error follows Hendrycks & Dietterich: CE_c = sum_s E(c, s) / sum_s E_base(c, s) with the standard
+model as the baseline, relative CE subtracts each model's clean error first, mCE averages over corruptions; their
+intervals come from a paired bootstrap over images.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Mapping
 
@@ -19,8 +25,10 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from optimist.core.application import (
+    Chunk,
     Result,
     Run,
     claim,
@@ -37,11 +45,12 @@ from optimist.shifts.corruptions import corruption_names
 from optimist.shifts.data import VERSION, _save_npy, from_uint8, severity_stack, to_uint8
 from optimist.shifts.fourier import (
     BANDS,
-    band_energy,
     band_of,
-    centred_frequencies,
+    band_powers,
+    band_shares,
     dominant_band,
-    fourier_heatmap,
+    heatmap_correct,
+    heatmap_from_correct,
 )
 
 
@@ -61,7 +70,8 @@ class ShiftsSettings(Settings):
     bootstrap: int = setting(200, "paired bootstrap resamples over images for CE / mCE intervals", minimum=10)
     example: int = setting(0, "index of the image shown in the examples figure", minimum=0)
     cache: bool = setting(True, "keep corrupted images under $OPTIMIST_HOME/shifts (uint8) for reruns")
-    batch_size: int = setting(512, "batch size for predictions", minimum=1)
+    batch_size: int | None = setting(None, "images per batch (default: chosen from the models and the image size "
+                                           "to bound memory)", minimum=1)
 
     def validate(self) -> None:
         if len(set(self.severities)) != len(self.severities) or not self.severities:
@@ -71,7 +81,8 @@ class ShiftsSettings(Settings):
 
 
 def _stack(x: torch.Tensor, name: str, seed: int, cache: bool) -> torch.Tensor:
-    """(5, N, C, H, W) corrupted copies of ``x`` (rounded to 1/255), from the cache when it holds them."""
+    """(5, N, C, H, W) corrupted copies of ``x`` (rounded to 1/255), from the cache when it holds them (one file
+    per chunk of images: the key is the images, the seed, the shape and the corruptions' version)."""
     if not cache:
         return severity_stack(x, name, seed=seed)
     h = hashlib.sha1(to_uint8(x).tobytes())
@@ -139,6 +150,33 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
         return _shift(run)
 
 
+def _clean_of(models: Mapping[str, nn.Module], batch: int, chunk: Chunk, x: torch.Tensor,
+              y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """One chunk: which images each model classifies correctly."""
+    return {m: predict(model, x, batch_size=batch).cpu() == y.cpu() for m, model in models.items()}
+
+
+def _corrupted_of(models: Mapping[str, nn.Module], name: str, sevs: list[int], band_severity: int, example: int,
+                  cache: bool, batch: int, chunk: Chunk, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """One chunk under corruption ``name``: its five severities made from the chunk's seed, then per image which
+    model is right at each of ``sevs`` ``(b, S)``, the power of the change at ``band_severity``
+    (:func:`band_powers`) and, in the chunk holding image ``example``, its five corrupted copies."""
+    stack = _stack(x, name, chunk.seed, cache)  # (5, b, C, H, W): made, used and dropped here
+    right = {m: torch.stack([predict(model, stack[sv - 1], batch_size=batch).cpu() == y.cpu() for sv in sevs], 1)
+             for m, model in models.items()}
+    shown = [stack[:, example - chunk.start].clone()] if chunk.start <= example < chunk.stop else []
+    return {"correct": right, "powers": band_powers(x, stack[band_severity - 1]), "example": shown}
+
+
+def _heat_of(models: Mapping[str, nn.Module], s: ShiftsSettings, batch: int, progress: bool, chunk: Chunk,
+             x: torch.Tensor, y: torch.Tensor) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """One chunk of the heat-map images: per model, per image, right on the clean image and under each frequency
+    (the signs drawn from the chunk's seed, the same for every model; ``batch`` perturbed copies at a time)."""
+    return {m: heatmap_correct(model, x, y, s.heatmap_eps, stride=s.heatmap_stride, seed=chunk.seed,
+                               batch_size=batch, progress=progress)
+            for m, model in models.items()}
+
+
 def _shift(run: Run) -> Result:
     s, models, data, seed, progress = run.settings, run.models, run.data, run.seed, run.progress
     labels = run.labels
@@ -152,30 +190,28 @@ def _shift(run: Run) -> Result:
     x, y = data.images[:n], data.targets[:n]
     ex = min(s.example, n - 1)
 
-    clean = {m: (predict(models[m], x, batch_size=s.batch_size).cpu() == y).numpy() for m in labels}
+    # per-image work, in chunks of run.batch_size images shared out over the processes and gathered in order
+    clean = {m: v.numpy() for m, v in run.map(partial(_clean_of, models, run.batch_size), x, y,
+                                              desc="clean").items()}
     correct = {m: {} for m in labels}  # model -> corruption -> (S, N) bool
     examples, bands = {}, []
-    it = names
-    if progress:
-        from tqdm.auto import tqdm
-
-        it = tqdm(names, desc="corruptions", leave=False)
-    for name in it:
-        stack = _stack(x, name, seed, s.cache)
-        examples[name] = stack[:, ex]
-        k = min(s.band_images, n)
-        e = band_energy(x[:k], stack[s.band_severity - 1, :k])
+    k = min(s.band_images, n)
+    for name in tqdm(names, desc="corruptions", leave=False, disable=not progress or not run.is_main):
+        out = run.map(partial(_corrupted_of, models, name, sevs, s.band_severity, ex, s.cache, run.batch_size),
+                      x, y, desc=name)
+        examples[name] = out["example"][0]
+        e = band_shares(out["powers"][:k])  # the first k images' power, summed over the chunks
         bands.append({"corruption": name, **e, "band": dominant_band(e)})  # "none": it changed none of them
         for m in labels:
-            rows = [(predict(models[m], stack[sv - 1], batch_size=s.batch_size).cpu() == y).numpy()
-                    for sv in sevs]
-            correct[m][name] = np.stack(rows)
+            correct[m][name] = out["correct"][m].numpy().T
     heat = {}
     if s.heatmap_n:
         k = min(s.heatmap_n, n)
+        h, w = x.shape[-2:]
+        rows_of = run.map(partial(_heat_of, models, s, run.batch_size, progress and run.is_main), x[:k], y[:k],
+                          desc="heat maps")
         for m in labels:
-            heat[m] = fourier_heatmap(models[m], x[:k], y[:k], s.heatmap_eps, stride=s.heatmap_stride,
-                                      seed=seed, batch_size=max(s.batch_size, 2048), progress=progress)
+            heat[m] = heatmap_from_correct(*rows_of[m], h, w, eps=s.heatmap_eps, stride=s.heatmap_stride)
 
     band_df = pd.DataFrame(bands)
     band_of_c = dict(zip(band_df.corruption, band_df.band))
@@ -273,7 +309,6 @@ def _shift(run: Run) -> Result:
     # heat maps: mean error per band, per model, with intervals over images
     hm_rows = []
     if heat:
-        us, vs = centred_frequencies(*x.shape[-2:])
         h, w = x.shape[-2:]
         for m in labels:
             hm = heat[m]
