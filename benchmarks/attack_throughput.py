@@ -51,6 +51,58 @@ def _models(skip_resnet: bool, resnet_batch: int):
     return out
 
 
+def throughput_rows(label: str, model, x: torch.Tensor, y: torch.Tensor, *, steps: int = 10, repeats: int = 5,
+                    norms: tuple[str, ...] = ("linf", "l2"), layouts: bool = True, device: str = "cpu") -> list[dict]:
+    """Images per second of Optimist's PGD and torchattacks' on ``model`` and the batch ``x, y``, per norm, with the
+    robust accuracy each leaves (equal strength is what makes the speeds comparable). ``layouts`` adds the
+    torchattacks-on-a-channels-last-copy row (CPU layouts)."""
+    import torchattacks
+
+    model, x, y = model.to(device).eval(), x.to(device), y.to(device)
+    model_cl = copy.deepcopy(model).to(memory_format=torch.channels_last) if layouts else None
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
+    rows = []
+    for norm in norms:
+        eps = (0.1 if x.shape[1] == 1 else 8 / 255) if norm == "linf" else (1.5 if x.shape[1] == 1 else 0.5)
+        cls = torchattacks.PGD if norm == "linf" else torchattacks.PGDL2
+        alpha = 2.5 * eps / steps
+        threat = Threat(norm, eps)
+        ta = cls(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
+        outs = {}
+
+        def case(name, fn):
+            def run():
+                outs[name] = fn()
+                sync()
+            return run
+
+        cases = {"torchattacks": case("torchattacks", lambda: ta(x, y))}
+        if layouts:
+            ta_cl = cls(model_cl, eps=eps, alpha=alpha, steps=steps, random_start=True)
+            cases["torchattacks (channels-last copy)"] = case("torchattacks (channels-last copy)",
+                                                              lambda: ta_cl(x, y))
+        cases["optimist"] = case("optimist", lambda: pgd(model, x, y, threat, steps=steps, step_size=alpha))
+        cases["optimist (early stop)"] = case("optimist (early stop)", lambda: pgd(
+            model, x, y, threat, steps=steps, step_size=alpha, early_stop=True))
+        failed = {}
+        for impl, fn in list(cases.items()):
+            try:
+                fn()
+            except RuntimeError as e:  # e.g. torchattacks' PGDL2 views a channels-last gradient
+                failed[impl] = str(e).split("\n")[0][:120]
+                del cases[impl]
+        times = interleaved(cases, repeats)
+        ref = median(times["torchattacks"])
+        for impl, ts in times.items():
+            rows.append({"model": label, "threat": str(threat), "impl": impl, "steps": steps, "batch": len(y),
+                         "device": str(device), "images_per_s": len(y) / median(ts),
+                         "speedup_vs_torchattacks": ref / median(ts), "robust_acc": _accuracy(model, outs[impl], y)})
+        for impl, err in failed.items():
+            rows.append({"model": label, "threat": str(threat), "impl": impl, "steps": steps, "batch": len(y),
+                         "device": str(device), "error": err})
+    return rows
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=5)
@@ -60,48 +112,12 @@ def main() -> None:
                    help="batch for the ResNet-18 (256 takes ~1 min per attack on 2 CPU cores; use it on a GPU)")
     p.add_argument("--skip-resnet", action="store_true")
     args = p.parse_args()
-    import torchattacks
-
     rows = []
     for label, model, xs, ys in _models(args.skip_resnet, args.resnet_batch):
-        x, y = xs[: args.batch], ys[: args.batch]
-        model_cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
-        for norm, eps, cls in (("linf", 0.1 if x.shape[1] == 1 else 8 / 255, torchattacks.PGD),
-                               ("l2", 1.5 if x.shape[1] == 1 else 0.5, torchattacks.PGDL2)):
-            alpha = 2.5 * eps / args.steps
-            threat = Threat(norm, eps)
-            ta = cls(model, eps=eps, alpha=alpha, steps=args.steps, random_start=True)
-            ta_cl = cls(model_cl, eps=eps, alpha=alpha, steps=args.steps, random_start=True)
-            outs = {}
-            cases = {
-                "torchattacks": lambda: outs.__setitem__("torchattacks", ta(x, y)),
-                "torchattacks (channels-last copy)": lambda: outs.__setitem__(
-                    "torchattacks (channels-last copy)", ta_cl(x, y)),
-                "optimist": lambda: outs.__setitem__("optimist", pgd(model, x, y, threat, steps=args.steps,
-                                                                     step_size=alpha)),
-                "optimist (early stop)": lambda: outs.__setitem__(
-                    "optimist (early stop)", pgd(model, x, y, threat, steps=args.steps, step_size=alpha,
-                                                 early_stop=True)),
-            }
-            failed = {}
-            for impl, fn in list(cases.items()):
-                try:
-                    fn()
-                except RuntimeError as e:  # e.g. torchattacks' PGDL2 views a channels-last gradient
-                    failed[impl] = str(e).split("\n")[0][:120]
-                    del cases[impl]
-            times = interleaved(cases, args.repeats)
-            ref = median(times["torchattacks"])
-            for impl, ts in times.items():
-                rows.append({"model": label, "threat": str(threat), "impl": impl, "steps": args.steps,
-                             "batch": len(y), "images_per_s": len(y) / median(ts),
-                             "speedup_vs_torchattacks": ref / median(ts),
-                             "robust_acc": _accuracy(model, outs[impl], y)})
-            for impl, err in failed.items():
-                rows.append({"model": label, "threat": str(threat), "impl": impl, "steps": args.steps,
-                             "batch": len(y), "error": err})
-            table = pd.DataFrame(rows[-len(cases) - len(failed):])
-            print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
+        new = throughput_rows(label, model, xs[: args.batch], ys[: args.batch], steps=args.steps,
+                              repeats=args.repeats)
+        rows += new
+        print(pd.DataFrame(new).to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
     df = pd.DataFrame(rows)
     print("\n" + df.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nwritten to {save('attack_throughput', df, vars(args))}")

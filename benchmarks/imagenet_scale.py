@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from timing import markdown
+
 APPS = ("interpretability", "geometry", "generation", "shifts", "transfer")
 RESULTS = Path(__file__).parent / "results"
 
@@ -60,30 +62,26 @@ def run(cmd: list[str], env: dict) -> tuple[float, float, int, str]:
     return seconds, usage.ru_maxrss / 2**20, code, tail  # ru_maxrss is in KiB on Linux
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--images", type=int, default=4, help="test images per application (default: %(default)s)")
-    p.add_argument("--arch", default="resnet50", help="torchvision architecture (default: %(default)s)")
-    p.add_argument("--size", type=int, default=224, help="image side in pixels (default: %(default)s)")
-    p.add_argument("--apps", default=",".join(APPS), help="applications, comma-separated (default: all)")
-    p.add_argument("--two-process", action="store_true", help="also run each under torchrun with 2 processes")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting for every app")
-    p.add_argument("--name", default="imagenet_scale", help="results file name (default: %(default)s)")
-    args = p.parse_args(argv)
-    spec = f"torchvision:{args.arch}?num_classes=10&image_size={args.size}"
-    work = Path(tempfile.mkdtemp(prefix="optimist-scale-"))
-    data = f"imagefolder:{image_folder(work / 'images', args.size)}"
+def scale_rows(apps: list[str], *, spec: str, data: str, images: int, work: Path,
+               settings: dict[str, dict] | None = None, two_process: bool = False, device: str = "cpu") -> list[dict]:
+    """Each application as its own ``optimist APP`` process on two copies of ``spec`` and ``data`` with
+    ``--images N``: seconds, seconds per image, peak resident memory; with ``two_process`` the same under
+    ``torchrun --standalone --nproc-per-node 2`` beside it. ``settings``: extra settings per application."""
     env = {**os.environ, "OPTIMIST_HOME": str(work / "home")}
     rows = []
-    for app in args.apps.split(","):
+    for app in apps:
+        extra = dict((settings or {}).get(app, {}))
+        count = int(extra.pop("n", images))  # an application's own image count (its tiny settings) wins
         common = [app, "--model", f"standard={spec}", "--model", f"robust={spec}", "--data", data,
-                  "--images", str(args.images), "--no-progress"] + [x for kv in args.set for x in ("--set", kv)]
+                  "--images", str(count), "--device", device, "--no-progress"]
+        for key, value in extra.items():
+            common += ["--set", f"{key}={json.dumps(list(value) if isinstance(value, tuple) else value)}"]
         seconds, peak, code, tail = run([_bin("optimist"), *common, "--out", str(work / app)], env)
-        row = {"application": app, "images": args.images, "seconds": round(seconds, 1),
-               "seconds_per_image": round(seconds / args.images, 1), "peak_gb": round(peak, 2), "exit": code}
+        row = {"application": app, "images": count, "seconds": round(seconds, 1),
+               "seconds_per_image": round(seconds / count, 2), "peak_gb": round(peak, 2), "exit": code}
         if code != 0:
             print(f"{app} failed (exit {code}):\n{tail}")
-        if args.two_process:
+        if two_process:
             two_env = {**env, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))}
             s2, peak2, code2, tail2 = run([_bin("torchrun"), "--standalone", "--nproc-per-node", "2",
                                            _bin("optimist"), *common, "--out", str(work / f"{app}-2")], two_env)
@@ -93,16 +91,34 @@ def main(argv=None) -> int:
                 print(f"{app} under torchrun failed (exit {code2}):\n{tail2}")
         rows.append(row)
         print(pd.DataFrame([row]).to_string(index=False), flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", type=int, default=4, help="test images per application (default: %(default)s)")
+    p.add_argument("--arch", default="resnet50", help="torchvision architecture (default: %(default)s)")
+    p.add_argument("--size", type=int, default=224, help="image side in pixels (default: %(default)s)")
+    p.add_argument("--apps", default=",".join(APPS), help="applications, comma-separated (default: all)")
+    p.add_argument("--two-process", action="store_true", help="also run each under torchrun with 2 processes")
+    p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    p.add_argument("--name", default="imagenet_scale", help="results file name (default: %(default)s)")
+    args = p.parse_args(argv)
+    spec = f"torchvision:{args.arch}?num_classes=10&image_size={args.size}"
+    work = Path(tempfile.mkdtemp(prefix="optimist-scale-"))
+    data = f"imagefolder:{image_folder(work / 'images', args.size)}?size={args.size}"
+    rows = scale_rows(args.apps.split(","), spec=spec, data=data, images=args.images, work=work,
+                      two_process=args.two_process, device=args.device)
     table = pd.DataFrame(rows)
     RESULTS.mkdir(exist_ok=True)
     table.to_csv(RESULTS / f"{args.name}.csv", index=False)
-    (RESULTS / f"{args.name}.md").write_text(table.to_markdown(index=False) + "\n")
+    (RESULTS / f"{args.name}.md").write_text(markdown(table) + "\n")
     (RESULTS / f"{args.name}.json").write_text(json.dumps(
         {"command": " ".join(["python", "benchmarks/imagenet_scale.py", *(argv or sys.argv[1:])]), "model": spec,
          "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
          "date": time.strftime("%Y-%m-%d"), "rows": rows}, indent=2))
     print()
-    print(table.to_markdown(index=False))
+    print(markdown(table))
     shutil.rmtree(work, ignore_errors=True)
     return 0 if all(r["exit"] == 0 and r.get("two_process_exit", 0) == 0 for r in rows) else 1
 

@@ -52,3 +52,15 @@ def save(name: str, df: pd.DataFrame, settings: dict) -> Path:
     payload = {"settings": settings, "environment": environment(), "rows": df.to_dict(orient="records")}
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str))
     return RESULTS / f"{name}.csv"
+
+
+def markdown(df: pd.DataFrame) -> str:
+    """A pipe table of ``df`` (numbers as printed by pandas), for docs and result files."""
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return "" if pd.isna(v) else f"{v:.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+        return str(v)
+
+    cells = [[str(c) for c in df.columns]] + [[cell(v) for v in row] for row in df.itertuples(index=False)]
+    lines = ["| " + " | ".join(r) + " |" for r in cells]
+    return "\n".join([lines[0], "|" + "---|" * len(df.columns), *lines[1:]])
