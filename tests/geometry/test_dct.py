@@ -3,7 +3,8 @@ import pytest
 import torch
 from scipy.fft import dctn
 
-from optimist.geometry import block_frequency, block_starts, dct_block_basis, dct_matrix
+from optimist.geometry import block_frequency, block_starts, dct_block_basis, dct_block_projector, dct_matrix
+from optimist.geometry.compare import GeometrySettings, _blocks
 
 
 def test_dct_matrix_orthonormal_and_matches_scipy():
@@ -58,3 +59,21 @@ def test_adjacent_blocks_overlap_and_distant_blocks_are_orthogonal():
     b0, b1, b8 = (dct_block_basis(28, s).double() for s in (0, 1, 8))
     assert torch.linalg.matrix_rank(torch.cat([b0, b1])) == 64 + 15  # share a 7x7 block
     assert (b0 @ b8.T).abs().max() < 1e-6  # disjoint frequencies
+
+
+def test_default_blocks_keep_six_and_their_share_of_the_spectrum():
+    """At 28x28 the defaults are the paper's 8x8 blocks with stride 4; at 224x224 a quarter of the side, and six
+    blocks from the lowest to the highest frequencies: the count (and so the cost) does not grow with the image."""
+    s = GeometrySettings()
+    assert _blocks(s, 28) == (8, 4) and block_starts(28, 8, 4) == [0, 4, 8, 12, 16, 20]
+    block, stride = _blocks(s, 224)
+    assert block == 56 and block_starts(224, block, stride) == [0, 34, 68, 102, 136, 168]
+    assert _blocks(GeometrySettings(block=16, stride=16), 224) == (16, 16)
+
+
+def test_the_projector_equals_the_dense_basis():
+    w = torch.randn(3, 2, 2 * 12 * 12, dtype=torch.float64)
+    for start, block in ((0, 4), (5, 7), (8, 4)):
+        basis = dct_block_basis(12, start, block, channels=2, dtype=torch.float64)
+        project = dct_block_projector(12, start, block, channels=2, dtype=torch.float64)
+        assert torch.allclose(project(w), (w @ basis.T) @ basis)

@@ -21,7 +21,7 @@ from optimist.geometry.curvature import (
     local_linearity_gap,
     scalar_function,
 )
-from optimist.geometry.dct import block_frequency, block_starts, dct_block_basis, dct_matrix
+from optimist.geometry.dct import block_frequency, block_starts, dct_block_basis, dct_block_projector, dct_matrix
 from optimist.geometry.margins import MarginResult, deepfool_margins, margin_distribution, summarize
 from optimist.geometry.subspace_margins import SubspaceMargins, subspace_margins
 from optimist.geometry.universal import UniversalResult, fooling_rate, perturb, universal_perturbation
@@ -51,6 +51,7 @@ __all__ = [
     "block_starts",
     "compare",
     "dct_block_basis",
+    "dct_block_projector",
     "dct_matrix",
     "deepfool_margins",
     "fooling_rate",

@@ -40,7 +40,10 @@ class GeometrySettings(Settings):
     n: int = setting(1200, "test images drawn (seeded); each measurement uses the first of them", minimum=2)
     n_margin: int = setting(100, "images for DeepFool margins (L2 and L-inf)", minimum=1)
     n_subspace: int = setting(40, "images for margins inside DCT blocks", minimum=1)
-    block: int = setting(8, "DCT block size for subspace margins", minimum=1)
+    block: Optional[int] = setting(None, "DCT block size for subspace margins (default: 8 up to 32x32 images, "
+                                         "else a quarter of the side, so that each block keeps its share of the "
+                                         "spectrum and DeepFool's steps in it do not multiply with the image)",
+                                   minimum=1)
     stride: Optional[int] = setting(None, "step between DCT blocks along the diagonal (default: six blocks span it, "
                                           "4 at 28x28; the count, and so the cost, does not grow with the image)",
                                     minimum=1)
@@ -150,8 +153,9 @@ def _margins_of(model: nn.Module, s: GeometrySettings, batch: int, chunk: Chunk,
             {k: (r.margin, r.relative, r.success, r.predicted) for k, r in found.items()})
 
 
-def _frequency_of(model: nn.Module, s: GeometrySettings, stride: int, batch: int, chunk: Chunk, xb: torch.Tensor):
-    found = subspace_margins(model, xb, block=s.block, stride=stride, num_candidates=s.num_candidates,
+def _frequency_of(model: nn.Module, s: GeometrySettings, block: int, stride: int, batch: int, chunk: Chunk,
+                  xb: torch.Tensor):
+    found = subspace_margins(model, xb, block=block, stride=stride, num_candidates=s.num_candidates,
                              batch_size=batch)
     return found.margin.T, found.success.T, torch.tensor(found.starts).repeat(len(xb), 1)
 
@@ -168,9 +172,13 @@ def _fooled_of(model: nn.Module, v: torch.Tensor, threat: Threat, noise: torch.T
             _random_fooled(model, xb, threat, noise, clean_pred))
 
 
-def _stride(s: GeometrySettings, size: int) -> int:
-    """The settings' stride, else one that puts six blocks along the diagonal (4 at 28x28 with 8x8 blocks)."""
-    return s.stride or max(1, (size - s.block) // 5)
+def _blocks(s: GeometrySettings, size: int) -> tuple[int, int]:
+    """(block, stride): the settings', else 8 (a quarter of the side above 32x32) and the stride that puts six
+    blocks along the diagonal, the last one at the highest frequencies (8 and 4 at 28x28)."""
+    block = s.block or (8 if size <= 32 else size // 4)
+    if block > size:
+        raise SettingsError(f"setting 'block' ({block}) is larger than the images ({size}x{size})")
+    return block, s.stride or max(1, math.ceil((size - block) / 5))
 
 
 def _measure(run: Run) -> Result:
@@ -184,7 +192,7 @@ def _measure(run: Run) -> Result:
     x_m, y_m = x_all[: s.n_margin], y_all[: s.n_margin]
     x_sub, x_curv = x_all[: s.n_subspace], x_all[: s.n_curvature]
     uthreat = as_threat(s.universal_threat)
-    stride, batch = _stride(s, x_all.shape[-1]), run.batch_size
+    (block, stride), batch = _blocks(s, x_all.shape[-1]), run.batch_size
     rows, per_example, timings = [], [], {}
     margins, freq, curv, uaps, fooled_by = {}, {}, {}, {}, {}
 
@@ -203,9 +211,9 @@ def _measure(run: Run) -> Result:
         correct = correct.numpy()
         margins[label] = {k: MarginResult(k, *v) for k, v in found.items()}
         t1 = time.perf_counter()
-        fm, fs, starts = run.map(partial(_frequency_of, model, s, stride, batch), x_sub,
+        fm, fs, starts = run.map(partial(_frequency_of, model, s, block, stride, batch), x_sub,
                                  desc=f"{label}: frequency margins")
-        freq[label] = SubspaceMargins(starts[0].tolist(), s.block, fm.T, fs.T)
+        freq[label] = SubspaceMargins(starts[0].tolist(), block, fm.T, fs.T)
         t2 = time.perf_counter()
         curv[label], gap = run.map(partial(_curvature_of, model, s, batch), x_curv, desc=f"{label}: curvature")
         t3 = time.perf_counter()
@@ -248,7 +256,7 @@ def _measure(run: Run) -> Result:
     captions = {
         "margin-histograms": "DeepFool margins relative to the image norm (rho); dashed lines are medians. Look "
                              "for the robust model's distribution sitting further right.",
-        "frequency-margins": f"Median L2 margin inside {s.block}x{s.block} DCT blocks along the diagonal, low "
+        "frequency-margins": f"Median L2 margin inside {block}x{block} DCT blocks along the diagonal, low "
                              "frequencies on the left ('Hold me tight!'): a standard model is close to its boundary "
                              "in the high frequencies, a robust one is not.",
         "curvature": "Largest eigenvalue of the input Hessian of the loss per image: robust models are flatter.",
@@ -263,7 +271,7 @@ def _measure(run: Run) -> Result:
             "over images.")
     record = run.record
     record["seconds"] = {k: {i: round(t, 2) for i, t in v.items()} for k, v in timings.items()}
-    record["stride"] = stride
+    record.update(block=block, stride=stride)
     claims = _claims(claim_pair(named), margins, freq, curv, fooled_by, rng, s.bootstrap)
     return Result("geometry", table, pd.DataFrame(per_example), figures, {k: captions[k] for k in figures},
                   record, text, claims=claims)

@@ -76,6 +76,35 @@ def dct_block_basis(image_size: int, start: int, block: int = 8, channels: int =
     return torch.tensor(basis, dtype=dtype)
 
 
+def dct_block_projector(image_size: int, start: int, block: int = 8, channels: int = 1, *,
+                        dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"):
+    """The orthogonal projection onto the span of :func:`dct_block_basis`, as a function of flattened images
+    ``(..., channels * image_size^2)``, computed with the separable DCT: two small matrix products per side instead
+    of a dense (channels*block^2, D) basis (which takes 5.7 GB for a 56x56 block of a 224x224 colour image).
+
+    Examples
+    --------
+    >>> import torch
+    >>> w = torch.randn(2, 3 * 16 * 16, dtype=torch.float64)
+    >>> basis = dct_block_basis(16, 4, 8, channels=3, dtype=torch.float64)
+    >>> project = dct_block_projector(16, 4, 8, channels=3, dtype=torch.float64)
+    >>> torch.allclose(project(w), (w @ basis.T) @ basis)
+    True
+    """
+    if channels < 1:
+        raise InputError(f"channels must be positive, got {channels}")
+    if not 1 <= block <= image_size or not 0 <= start <= image_size - block:
+        raise InputError(f"a block of {block} starting at {start} does not fit in {image_size} frequencies")
+    c = torch.tensor(dct_matrix(image_size)[start:start + block], dtype=dtype, device=device)  # (block, size)
+
+    def project(w: torch.Tensor) -> torch.Tensor:
+        images = w.reshape(*w.shape[:-1], channels, image_size, image_size)
+        coefficients = c @ images @ c.T  # (..., channels, block, block)
+        return (c.T @ coefficients @ c).reshape(w.shape)
+
+    return project
+
+
 def block_frequency(start: int, block: int = 8) -> float:
     """Mean of the block's diagonal frequency index (start + (block - 1) / 2): the x-axis of margin plots.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -63,10 +64,12 @@ def summarize(margin: torch.Tensor, relative: torch.Tensor | None = None, succes
 
 
 def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: "str | Threat" = "l2", *,
-                     basis: torch.Tensor | None = None,
+                     basis: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
                      overshoot: float = 0.02, max_iter: int = 50, num_candidates: int = 10, batch_size: int = 128,
                      progress: bool = False, desc: str = "margins") -> MarginResult:
-    """DeepFool margins of images ``x`` (N, C, H, W) in [0, 1], optionally restricted to the span of ``basis``.
+    """DeepFool margins of images ``x`` (N, C, H, W) in [0, 1], optionally restricted to the span of ``basis``
+    (a (K, D) matrix with orthonormal rows, or the orthogonal projection onto the subspace as a function, e.g.
+    :func:`~optimist.geometry.dct.dct_block_projector`).
 
     The margin includes DeepFool's overshoot (``(1 + overshoot)`` times the linearised distance), as in the
     paper's rho; pass ``overshoot=0`` for the bare linearised distance.
@@ -93,7 +96,8 @@ def deepfool_margins(model: nn.Module, x: torch.Tensor, norm: "str | Threat" = "
         with torch.no_grad():
             predicted.append(model(xb).argmax(1))
         res = deepfool(model, xb, norm=norm, overshoot=overshoot, max_iter=max_iter,
-                       num_candidates=num_candidates, basis=basis, clamp=False)
+                       num_candidates=num_candidates, clamp=False,
+                       **({"project": basis} if callable(basis) else {"basis": basis}))
         margins.append(torch.where(res.success, res.norm, torch.full_like(res.norm, math.inf)))
         success.append(res.success)
     margin = torch.cat(margins) if margins else torch.zeros(0)

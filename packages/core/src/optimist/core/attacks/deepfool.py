@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -58,6 +59,7 @@ def deepfool(
     max_iter: int = 50,
     num_candidates: int = 10,
     basis: torch.Tensor | None = None,
+    project: Callable[[torch.Tensor], torch.Tensor] | None = None,
     clamp: bool = True,
 ) -> DeepFoolResult:
     """Minimal perturbation that changes the model's prediction at ``x`` (Moosavi-Dezfooli et al. 2016).
@@ -68,6 +70,9 @@ def deepfool(
         num_candidates: classes considered, the top-scoring ones at ``x``.
         basis: optional (K, D) matrix with orthonormal rows; the perturbation is restricted to their span
             (margins along a subspace, L2 only).
+        project: the same restriction as a function: the orthogonal projection onto the subspace of flattened
+            images ``(..., D) -> (..., D)``; for subspaces with a fast transform, where a dense basis would not
+            fit in memory (a DCT block of a 224x224 image). Give ``basis`` or ``project``, not both.
         clamp: keep ``x + delta`` in [0, 1]. Pass False to measure the geometric margin of the function
             itself, as the margin instruments do; then ``x_adv`` may leave the image range.
 
@@ -82,13 +87,18 @@ def deepfool(
     """
     check_images(x)
     norm = _norm_of(norm)
-    if basis is not None and norm != "l2":
+    if basis is not None and project is not None:
+        raise InputError("give a subspace as basis= or as project=, not both")
+    if (basis is not None or project is not None) and norm != "l2":
         raise InputError("a subspace basis is supported for the L2 DeepFool only")
     x0 = x.detach()
     n = x0.shape[0]
     flat_dim = x0[0].numel()
     if basis is not None and (basis.ndim != 2 or basis.shape[1] != flat_dim):
         raise InputError(f"basis must have shape (K, {flat_dim}), got {tuple(basis.shape)}")
+    if basis is not None:
+        def project(w: torch.Tensor) -> torch.Tensor:
+            return (w @ basis.T) @ basis
 
     with frozen(model), torch.no_grad():
         logits0 = model(x0)
@@ -114,8 +124,8 @@ def deepfool(
             iters[active.cpu()] += 1
             f = logits.gather(1, classes[active]) - logits.gather(1, label[active, None])  # (A, K)
             w = (grads - grads[:, :1]).flatten(2)  # (A, K, D)
-            if basis is not None:
-                w = (w @ basis.T) @ basis
+            if project is not None:
+                w = project(w)
             f, w = f[:, 1:], w[:, 1:]
             if norm == "l2":
                 wn = w.norm(dim=2).clamp_min(1e-12)
