@@ -44,6 +44,8 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
                 return _coerce(name, value, arg)
             except SettingsError as e:
                 errors.append(str(e))
+        if len(errors) == 1 and type(None) in args:
+            raise SettingsError(f"{errors[0]} (or null, the automatic choice)")
         raise SettingsError(f"setting {name!r} must be {' or '.join(_type_name(a) for a in args)}, got {value!r}")
     if origin is tuple:
         args = typing.get_args(tp)
