@@ -67,7 +67,9 @@ def scale_rows(apps: list[str], *, spec: str, data: str, images: int, work: Path
     """Each application as its own ``optimist APP`` process on two copies of ``spec`` and ``data`` with
     ``--images N``: seconds, seconds per image, peak resident memory; with ``two_process`` the same under
     ``torchrun --standalone --nproc-per-node 2`` beside it. ``settings``: extra settings per application."""
-    env = {**os.environ, "OPTIMIST_HOME": str(work / "home")}
+    cores = len(os.sched_getaffinity(0))
+    # every core for one process, half each for two: the load-aware default would count the previous run's load
+    env = {**os.environ, "OPTIMIST_HOME": str(work / "home"), "OPTIMIST_THREADS": str(cores)}
     rows = []
     for app in apps:
         extra = dict((settings or {}).get(app, {}))
@@ -82,7 +84,8 @@ def scale_rows(apps: list[str], *, spec: str, data: str, images: int, work: Path
         if code != 0:
             print(f"{app} failed (exit {code}):\n{tail}")
         if two_process:
-            two_env = {**env, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))}
+            half = str(max(1, cores // 2))
+            two_env = {**env, "OMP_NUM_THREADS": half, "OPTIMIST_THREADS": half}
             s2, peak2, code2, tail2 = run([_bin("torchrun"), "--standalone", "--nproc-per-node", "2",
                                            _bin("optimist"), *common, "--out", str(work / f"{app}-2")], two_env)
             row.update(two_process_seconds=round(s2, 1), two_process_peak_gb=round(peak2, 2),
@@ -115,7 +118,7 @@ def main(argv=None) -> int:
     (RESULTS / f"{args.name}.md").write_text(markdown(table) + "\n")
     (RESULTS / f"{args.name}.json").write_text(json.dumps(
         {"command": " ".join(["python", "benchmarks/imagenet_scale.py", *(argv or sys.argv[1:])]), "model": spec,
-         "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+         "machine": platform.processor() or platform.machine(), "cpus": len(os.sched_getaffinity(0)),
          "date": time.strftime("%Y-%m-%d"), "rows": rows}, indent=2))
     print()
     print(markdown(table))

@@ -23,8 +23,12 @@ def usable_cores() -> int:
 
 
 def default_threads() -> int:
-    """Usable cores minus the ones other processes keep busy (1-minute load average), at least 1."""
+    """Usable cores minus the ones other processes keep busy (1-minute load average), at least 1; under
+    ``torchrun`` each of the node's processes takes its share (``LOCAL_WORLD_SIZE``) of the usable cores."""
     cores = usable_cores()
+    local = os.environ.get("LOCAL_WORLD_SIZE", "")
+    if local.isdigit() and int(local) > 1:
+        return max(1, cores // int(local))
     try:
         busy = os.getloadavg()[0]
     except OSError:
