@@ -77,3 +77,15 @@ def test_bad_input_raises():
         s.sample(torch.tensor([7]))
     with pytest.raises(ValueError, match="per_class"):
         class_labels([0, 1], 0)
+
+
+def test_class_and_unit_seeds_follow_n_unless_set():
+    """At n=40 on ten classes the defaults are the demo's 8 and 8; a small n makes a small job (issue 28)."""
+    from optimist.generation import GenerationSettings
+    from optimist.generation._application import seed_counts
+
+    assert seed_counts(GenerationSettings(), 10) == (8, 8)
+    assert seed_counts(GenerationSettings.from_mapping({"n": 4}), 10) == (2, 4)
+    assert seed_counts(GenerationSettings.from_mapping({"n": 4}), 1000) == (2, 4)
+    assert seed_counts(GenerationSettings.from_mapping({"n": 400}), 10) == (8, 8)
+    assert seed_counts(GenerationSettings.from_mapping({"n": 4, "per_class": 5, "n_units": 1}), 10) == (5, 1)

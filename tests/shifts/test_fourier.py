@@ -122,3 +122,13 @@ def test_band_powers_of_chunks_add_up_to_the_band_energy():
     assert set(whole) == set(chunked)
     assert all(abs(whole[k] - chunked[k]) < 1e-12 for k in whole)
     assert np.isnan(band_shares(band_powers(x, x))["low"])  # no change, no power to share
+
+
+def test_heat_maps_keep_a_fixed_number_of_frequencies_on_large_images():
+    """Every frequency up to 32x32; at most 32 per direction above, so the cost does not grow with the pixels."""
+    from optimist.shifts.compare import ShiftsSettings, heatmap_stride
+    from optimist.shifts.fourier import heatmap_frequencies
+
+    assert [heatmap_stride(ShiftsSettings(), side) for side in (28, 32, 33, 64, 224)] == [1, 1, 2, 2, 7]
+    assert heatmap_stride(ShiftsSettings.from_mapping({"heatmap_stride": 3}), 224) == 3
+    assert len(heatmap_frequencies(224, 224, stride=7)) <= len(heatmap_frequencies(32, 32, stride=1))

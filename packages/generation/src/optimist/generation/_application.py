@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional
@@ -59,8 +60,10 @@ class GenerationSettings(Settings):
     """Tasks, sizes, budgets and the judge of ``optimist.generation.compare``."""
 
     n: int = setting(40, "test images fed to inpainting, super-resolution, translation and inversion", minimum=2)
-    per_class: int = setting(8, "class generation: seeds per class", minimum=2)
-    n_units: int = setting(8, "feature visualisation: seeds (one top unit each)", minimum=1)
+    per_class: Optional[int] = setting(None, "class generation: seeds per class (default: 2n / classes, at least "
+                                             "2 and at most 8: 8 for n=40 on ten classes)", minimum=2)
+    n_units: Optional[int] = setting(None, "feature visualisation: seeds, one top unit each (default: n, at most "
+                                           "8)", minimum=1)
     tasks: tuple[str, ...] = setting(TASKS, "tasks to run", choices=TASKS)
     seed_resolution: int = setting(4, "class Gaussians fitted at this resolution, then upsampled", minimum=1)
     sr_factor: int = setting(4, "super-resolution: downsampling factor", minimum=2)
@@ -125,6 +128,17 @@ def parse_budgets(overrides: tuple[str, ...], base: Mapping[str, Budget] = DEFAU
         except ValueError as e:
             raise SettingsError(f"budget override {text!r}: {e}") from None
     return out
+
+
+def seed_counts(s: GenerationSettings, num_classes: int) -> tuple[int, int]:
+    """(seeds per class, feature-visualisation seeds): the settings', else counts that follow ``n``, so that the
+    work grows with the images asked for, not with the number of classes alone (8 and 8 for n=40 on ten classes).
+
+    >>> seed_counts(GenerationSettings.from_mapping({"n": 4}), 10), seed_counts(GenerationSettings(), 10)
+    ((2, 4), (8, 8))
+    """
+    per_class = s.per_class or max(2, min(8, math.ceil(2 * s.n / max(1, num_classes))))
+    return per_class, s.n_units or min(8, s.n)
 
 
 def _train_split(data, s: GenerationSettings, test) -> object:
@@ -372,7 +386,8 @@ def _generate(run: Run, data) -> Result:
     test = ImageTensorDataset(test.images[order], test.targets[order], test.info)
     n_ref = min(n_ref, len(test) - split)
     fit, bank, bank_labels = _fit_and_bank(train, test, n_ref, split, s, separate=separate)
-    cfg = ShowcaseConfig(per_class=s.per_class, n_inputs=s.n, n_units=s.n_units, seed_resolution=s.seed_resolution,
+    per_class, n_units = seed_counts(s, test.info.num_classes)
+    cfg = ShowcaseConfig(per_class=per_class, n_inputs=s.n, n_units=n_units, seed_resolution=s.seed_resolution,
                          sr_factor=s.sr_factor, mask_size=s.mask_size, lam=s.lam,
                          confidence=s.confidence or None, tasks=tuple(s.tasks), reference_split=split,
                          reference_size=n_ref, seed=seed, translation=_translation(test.info.num_classes),
@@ -443,6 +458,7 @@ def _generate(run: Run, data) -> Result:
             "floor. A high network accuracy with a poor k-NN accuracy and realism means a pattern that fools "
             "networks, not a picture. " + FOOLING_TEXT)
     record = run.record
+    record.update(per_class=per_class, n_units=n_units)
     record["evaluator"] = about
     record["robust_judge"] = judge_about
     record["frechet_space"] = "pixel-space PCA"

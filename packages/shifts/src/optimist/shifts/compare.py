@@ -66,7 +66,9 @@ class ShiftsSettings(Settings):
     band_severity: int = setting(3, "severity at which the bands are measured", minimum=1, maximum=5)
     heatmap_n: int = setting(200, "test images for the Fourier heat maps (0: no heat maps)", minimum=0)
     heatmap_eps: float = setting(6.0, "L2 norm of the Fourier basis perturbation", minimum=0.0)
-    heatmap_stride: int = setting(1, "evaluate every k-th frequency in each direction", minimum=1)
+    heatmap_stride: int | None = setting(None, "evaluate every k-th frequency in each direction (default: "
+                                                  "every one up to 32x32 images, at most 32 per direction above)",
+                                            minimum=1)
     bootstrap: int = setting(200, "paired bootstrap resamples over images for CE / mCE intervals", minimum=10)
     example: int = setting(0, "index of the image shown in the examples figure", minimum=0)
     cache: bool = setting(True, "keep corrupted images under $OPTIMIST_HOME/shifts (uint8) for reruns")
@@ -150,6 +152,16 @@ def compare(models: Mapping[str, nn.Module | str], data, *, device=None, progres
         return _shift(run)
 
 
+def heatmap_stride(s: ShiftsSettings, side: int) -> int:
+    """The setting's stride, else every frequency up to 32x32 images and at most 32 per direction above, so that a
+    heat map costs a fixed number of forward passes per image whatever the image size (7 at 224x224).
+
+    >>> heatmap_stride(ShiftsSettings(), 28), heatmap_stride(ShiftsSettings(), 224)
+    (1, 7)
+    """
+    return s.heatmap_stride or max(1, math.ceil(side / 32))
+
+
 def _clean_of(models: Mapping[str, nn.Module], batch: int, chunk: Chunk, x: torch.Tensor,
               y: torch.Tensor) -> dict[str, torch.Tensor]:
     """One chunk: which images each model classifies correctly."""
@@ -172,8 +184,8 @@ def _heat_of(models: Mapping[str, nn.Module], s: ShiftsSettings, batch: int, pro
              x: torch.Tensor, y: torch.Tensor) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """One chunk of the heat-map images: per model, per image, right on the clean image and under each frequency
     (the signs drawn from the chunk's seed, the same for every model; ``batch`` perturbed copies at a time)."""
-    return {m: heatmap_correct(model, x, y, s.heatmap_eps, stride=s.heatmap_stride, seed=chunk.seed,
-                               batch_size=batch, progress=progress)
+    return {m: heatmap_correct(model, x, y, s.heatmap_eps, stride=heatmap_stride(s, x.shape[-1]),
+                               seed=chunk.seed, batch_size=batch, progress=progress)
             for m, model in models.items()}
 
 
@@ -211,7 +223,7 @@ def _shift(run: Run) -> Result:
         rows_of = run.map(partial(_heat_of, models, s, run.batch_size, progress and run.is_main), x[:k], y[:k],
                           desc="heat maps")
         for m in labels:
-            heat[m] = heatmap_from_correct(*rows_of[m], h, w, eps=s.heatmap_eps, stride=s.heatmap_stride)
+            heat[m] = heatmap_from_correct(*rows_of[m], h, w, eps=s.heatmap_eps, stride=heatmap_stride(s, w))
 
     band_df = pd.DataFrame(bands)
     band_of_c = dict(zip(band_df.corruption, band_df.band))
@@ -368,6 +380,7 @@ def _shift(run: Run) -> Result:
     if dropped:
         text += (f" Undefined and left out for some corruptions: {', '.join(dropped)} (the baseline's error under "
                  "the corruption equals its clean error, so the ratio has no denominator).")
+    run.record["heatmap_stride"] = heatmap_stride(s, x.shape[-1])
     return Result(application="shifts", table=table, per_example=per_example, figures=figs, captions=captions,
                   settings=run.record, text=text,
                   extra_tables=extra, claims=pd.DataFrame(claims))
