@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from optimist.core.threads import usable_cores
 from timing import markdown
 
 APPS = ("interpretability", "geometry", "generation", "shifts", "transfer")
@@ -71,7 +72,7 @@ def scale_rows(apps: list[str], *, spec: str, data: str, images: int, work: Path
     """Each application as its own ``optimist APP`` process on two copies of ``spec`` and ``data`` with
     ``--images N``: seconds, seconds per image, peak resident memory; with ``two_process`` the same under
     ``torchrun --standalone --nproc-per-node 2`` beside it. ``settings``: extra settings per application."""
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     # every core for one process, half each for two: the load-aware default would count the previous run's load
     env = {**os.environ, "OPTIMIST_HOME": str(work / "home"), "OPTIMIST_THREADS": str(cores)}
     rows = []
@@ -124,7 +125,7 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="optimist-scale-"))
     data = f"imagefolder:{image_folder(work / 'images', args.size)}?size={args.size}"
     about = {"command": " ".join(["python", "benchmarks/imagenet_scale.py", *(argv or sys.argv[1:])]), "model": spec,
-             "machine": platform.processor() or platform.machine(), "cpus": len(os.sched_getaffinity(0)),
+             "machine": platform.processor() or platform.machine(), "cpus": usable_cores(),
              "date": time.strftime("%Y-%m-%d")}
     rows = []
     for app in args.apps.split(","):  # the files are rewritten after every application: a stopped run keeps its rows

@@ -180,12 +180,12 @@ def _corrupted_of(models: Mapping[str, nn.Module], name: str, sevs: list[int], b
     return {"correct": right, "powers": band_powers(x, stack[band_severity - 1]), "example": shown}
 
 
-def _heat_of(models: Mapping[str, nn.Module], s: ShiftsSettings, batch: int, progress: bool, chunk: Chunk,
+def _heat_of(models: Mapping[str, nn.Module], eps: float, stride: int, batch: int, progress: bool, chunk: Chunk,
              x: torch.Tensor, y: torch.Tensor) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """One chunk of the heat-map images: per model, per image, right on the clean image and under each frequency
     (the signs drawn from the chunk's seed, the same for every model; ``batch`` perturbed copies at a time)."""
-    return {m: heatmap_correct(model, x, y, s.heatmap_eps, stride=heatmap_stride(s, x.shape[-1]),
-                               seed=chunk.seed, batch_size=batch, progress=progress)
+    return {m: heatmap_correct(model, x, y, eps, stride=stride, seed=chunk.seed, batch_size=batch,
+                               progress=progress)
             for m, model in models.items()}
 
 
@@ -201,6 +201,7 @@ def _shift(run: Run) -> Result:
     n = min(s.n, len(data))
     x, y = data.images[:n], data.targets[:n]
     ex = min(s.example, n - 1)
+    stride = heatmap_stride(s, x.shape[-1])
 
     # per-image work, in chunks of run.batch_size images shared out over the processes and gathered in order
     clean = {m: v.numpy() for m, v in run.map(partial(_clean_of, models, run.batch_size), x, y,
@@ -220,10 +221,10 @@ def _shift(run: Run) -> Result:
     if s.heatmap_n:
         k = min(s.heatmap_n, n)
         h, w = x.shape[-2:]
-        rows_of = run.map(partial(_heat_of, models, s, run.batch_size, progress and run.is_main), x[:k], y[:k],
-                          desc="heat maps")
+        rows_of = run.map(partial(_heat_of, models, s.heatmap_eps, stride, run.batch_size, progress and run.is_main),
+                          x[:k], y[:k], desc="heat maps")
         for m in labels:
-            heat[m] = heatmap_from_correct(*rows_of[m], h, w, eps=s.heatmap_eps, stride=heatmap_stride(s, w))
+            heat[m] = heatmap_from_correct(*rows_of[m], h, w, eps=s.heatmap_eps, stride=stride)
 
     band_df = pd.DataFrame(bands)
     band_of_c = dict(zip(band_df.corruption, band_df.band))
@@ -380,7 +381,7 @@ def _shift(run: Run) -> Result:
     if dropped:
         text += (f" Undefined and left out for some corruptions: {', '.join(dropped)} (the baseline's error under "
                  "the corruption equals its clean error, so the ratio has no denominator).")
-    run.record["heatmap_stride"] = heatmap_stride(s, x.shape[-1])
+    run.record["heatmap_stride"] = stride
     return Result(application="shifts", table=table, per_example=per_example, figures=figs, captions=captions,
                   settings=run.record, text=text,
                   extra_tables=extra, claims=pd.DataFrame(claims))
