@@ -61,13 +61,15 @@ def test_adjacent_blocks_overlap_and_distant_blocks_are_orthogonal():
     assert (b0 @ b8.T).abs().max() < 1e-6  # disjoint frequencies
 
 
-def test_default_blocks_keep_six_and_their_share_of_the_spectrum():
-    """At 28x28 the defaults are the paper's 8x8 blocks with stride 4; at 224x224 a quarter of the side, and six
-    blocks from the lowest to the highest frequencies: the count (and so the cost) does not grow with the image."""
+def test_default_blocks_keep_their_count_and_share_of_the_spectrum():
+    """At 28x28 the defaults are the paper's 8x8 blocks with stride 4 (six); at 224x224 a quarter of the side, four
+    blocks tiling the diagonal from the lowest to the highest frequencies: the count (and so the cost) does not
+    grow with the image."""
     s = GeometrySettings()
     assert _blocks(s, 28) == (8, 4) and block_starts(28, 8, 4) == [0, 4, 8, 12, 16, 20]
     block, stride = _blocks(s, 224)
-    assert block == 56 and block_starts(224, block, stride) == [0, 34, 68, 102, 136, 168]
+    assert block == 56 and block_starts(224, block, stride) == [0, 56, 112, 168]
+    assert block_starts(64, *_blocks(s, 64)) == [0, 16, 32, 48]
     assert _blocks(GeometrySettings(block=16, stride=16), 224) == (16, 16)
 
 

@@ -44,8 +44,9 @@ class GeometrySettings(Settings):
                                          "else a quarter of the side, so that each block keeps its share of the "
                                          "spectrum and DeepFool's steps in it do not multiply with the image)",
                                    minimum=1)
-    stride: Optional[int] = setting(None, "step between DCT blocks along the diagonal (default: six blocks span it, "
-                                          "4 at 28x28; the count, and so the cost, does not grow with the image)",
+    stride: Optional[int] = setting(None, "step between DCT blocks along the diagonal (default: up to 32x32 images, "
+                                          "six overlapping blocks span it, 4 at 28x28; above, four blocks tile "
+                                          "it: the count, and so the cost, does not grow with the image)",
                                     minimum=1)
     n_curvature: int = setting(100, "images for the input-Hessian eigenvalue and the linearity gap", minimum=1)
     power_iters: int = setting(20, "power-iteration steps (Hessian-vector products)", minimum=1)
@@ -173,12 +174,15 @@ def _fooled_of(model: nn.Module, v: torch.Tensor, threat: Threat, noise: torch.T
 
 
 def _blocks(s: GeometrySettings, size: int) -> tuple[int, int]:
-    """(block, stride): the settings', else 8 (a quarter of the side above 32x32) and the stride that puts six
-    blocks along the diagonal, the last one at the highest frequencies (8 and 4 at 28x28)."""
-    block = s.block or (8 if size <= 32 else size // 4)
+    """(block, stride): the settings', else, up to 32x32 images, 8x8 blocks with the stride that puts six of them
+    along the diagonal (8 and 4 at 28x28); above, a quarter of the side with the same stride, four blocks that
+    tile the diagonal (56 and 56 at 224x224: each DeepFool step costs a large model's forward and ten backward
+    passes, so the count is kept small). The last block sits at the highest frequencies."""
+    small = size <= 32
+    block = s.block or (8 if small else size // 4)
     if block > size:
         raise SettingsError(f"setting 'block' ({block}) is larger than the images ({size}x{size})")
-    return block, s.stride or max(1, math.ceil((size - block) / 5))
+    return block, s.stride or (max(1, math.ceil((size - block) / 5)) if small else block)
 
 
 def _measure(run: Run) -> Result:
