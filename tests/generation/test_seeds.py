@@ -80,12 +80,63 @@ def test_bad_input_raises():
 
 
 def test_class_and_unit_seeds_follow_n_unless_set():
-    """At n=40 on ten classes the defaults are the demo's 8 and 8; a small n makes a small job (issue 28)."""
+    """At n=40 on ten classes the defaults are the demo's 8 seeds for every class and 8 units; a small n makes a
+    small job, on ten classes or a thousand (issue 28)."""
     from optimist.generation import GenerationSettings
     from optimist.generation._application import seed_counts
 
-    assert seed_counts(GenerationSettings(), 10) == (8, 8)
-    assert seed_counts(GenerationSettings.from_mapping({"n": 4}), 10) == (2, 4)
-    assert seed_counts(GenerationSettings.from_mapping({"n": 4}), 1000) == (2, 4)
-    assert seed_counts(GenerationSettings.from_mapping({"n": 400}), 10) == (8, 8)
-    assert seed_counts(GenerationSettings.from_mapping({"n": 4, "per_class": 5, "n_units": 1}), 10) == (5, 1)
+    assert seed_counts(GenerationSettings(), 10) == (8, 10, 8)
+    assert seed_counts(GenerationSettings.from_mapping({"n": 4}), 10) == (2, 4, 4)
+    assert seed_counts(GenerationSettings.from_mapping({"n": 4}), 1000) == (2, 4, 4)
+    assert seed_counts(GenerationSettings.from_mapping({"n": 64}), 1000) == (2, 64, 8)
+    assert seed_counts(GenerationSettings.from_mapping({"n": 400}), 10) == (8, 10, 8)
+    assert seed_counts(GenerationSettings.from_mapping({"n": 4, "per_class": 5, "n_units": 1}), 10) == (5, 2, 1)
+    assert seed_counts(GenerationSettings.from_mapping({"n": 4, "classes": 7}), 10) == (2, 7, 4)
+
+
+def test_large_images_halve_steps_and_scale_radii():
+    """Above 32x32 the steps halve (step sizes double: the same radius); radii and step sizes follow the square
+    root of the values per image, unchanged at 28x28, and a budget the user sets is taken as given."""
+    import math
+
+    from optimist.generation import GenerationSettings
+    from optimist.generation._application import parse_budgets, steps_factor
+    from optimist.generation.budgets import DEFAULTS, for_images
+    from optimist.generation.showcase import ShowcaseConfig
+
+    assert steps_factor(GenerationSettings(), 28) == 1.0 and steps_factor(GenerationSettings(), 32) == 1.0
+    assert steps_factor(GenerationSettings(), 64) == 0.5
+    assert steps_factor(GenerationSettings.from_mapping({"steps_factor": 2}), 224) == 2.0
+    assert for_images(28 * 28) == DEFAULTS
+    big = for_images(3 * 224 * 224)
+    for task, b in DEFAULTS.items():
+        assert big[task].steps == b.steps
+        assert big[task].step_size == pytest.approx(b.step_size * math.sqrt(3 * 224 * 224 / 784))
+        assert big[task].eps == b.eps * math.sqrt(3 * 224 * 224 / 784) or math.isinf(b.eps)
+    halved = ShowcaseConfig(budgets=big).scaled_steps(0.5).budgets["class-generation"]
+    assert halved.steps == 50 and halved.step_size == pytest.approx(2 * big["class-generation"].step_size)
+    assert halved.steps * halved.step_size == pytest.approx(100 * big["class-generation"].step_size)
+    assert parse_budgets(("class-generation:eps=8",), big)["class-generation"].eps == 8.0
+
+
+@pytest.mark.filterwarnings("ignore:the real reference is too small")  # 20 real images: this test's judges
+def test_class_generation_draws_a_seeded_subset_of_classes():
+    """``classes`` below the class count: seeds for that many classes, drawn with the seed, every class alike."""
+    from optimist.core.data import DatasetInfo, ImageTensorDataset
+    from optimist.core.models import build_model
+    from optimist.generation.showcase import ShowcaseConfig, run_showcase
+
+    g = torch.Generator().manual_seed(0)
+    info = DatasetInfo("toy", tuple(f"c{i}" for i in range(6)), 1, 8)
+    train = ImageTensorDataset(torch.rand(60, 1, 8, 8, generator=g), torch.arange(60) % 6, info)
+    test = ImageTensorDataset(torch.rand(40, 1, 8, 8, generator=g), torch.arange(40) % 6, info)
+    torch.manual_seed(0)
+    model, judge = build_model("mlp", 6, 1, 8).eval(), build_model("mlp", 6, 1, 8).eval()
+    config = ShowcaseConfig(per_class=2, classes=3, n_inputs=4, n_units=1, seed_resolution=2,
+                            tasks=("class-generation",), reference_split=20, reference_size=20, seed=3)
+    config = config.scaled_steps(0.02)
+    out = run_showcase({"m": model}, judge, train, test, config=config, progress=False)
+    labels = out.results["class-generation"]["m"].targets
+    assert len(labels) == 6 and len(set(labels.tolist())) == 3 and (labels.bincount(minlength=6) % 2 == 0).all()
+    again = run_showcase({"m": model}, judge, train, test, config=config, progress=False)
+    assert torch.equal(again.results["class-generation"]["m"].targets, labels)

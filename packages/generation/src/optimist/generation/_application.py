@@ -27,7 +27,7 @@ from optimist.core.runtime import preserved
 from optimist.core.settings import Settings, setting
 from optimist.core.specs import resolve_model as resolve
 from optimist.core.stats import paired_interval, t_interval
-from optimist.generation.budgets import DEFAULTS, Budget
+from optimist.generation.budgets import DEFAULTS, Budget, for_images
 from optimist.generation.evaluate import (
     NOISE_DRAWS,
     NOISE_SIGMA,
@@ -62,6 +62,9 @@ class GenerationSettings(Settings):
     n: int = setting(40, "test images fed to inpainting, super-resolution, translation and inversion", minimum=2)
     per_class: Optional[int] = setting(None, "class generation: seeds per class (default: 2n / classes, at least "
                                              "2 and at most 8: 8 for n=40 on ten classes)", minimum=2)
+    classes: Optional[int] = setting(None, "class generation: how many classes get seeds, drawn with the seed "
+                                           "(default: as many as 2n seeds cover at per_class each, at most all: "
+                                           "every class for n=40 on ten, 4 for n=4)", minimum=1)
     n_units: Optional[int] = setting(None, "feature visualisation: seeds, one top unit each (default: n, at most "
                                            "8)", minimum=1)
     tasks: tuple[str, ...] = setting(TASKS, "tasks to run", choices=TASKS)
@@ -71,8 +74,10 @@ class GenerationSettings(Settings):
     lam: float = setting(10.0, "inpainting: weight of the data term outside the hole", minimum=0.0)
     confidence: float = setting(0.0, "generation/translation/sketch stop at this target probability (0: never)",
                                 minimum=0.0, maximum=1.0)
-    steps_factor: float = setting(1.0, "multiplies every task's PGD steps (step size divided alike)",
-                                  minimum=0.01)
+    steps_factor: Optional[float] = setting(None, "multiplies every task's PGD steps (step size divided alike; "
+                                                  "default: 1 for images up to 32x32, 0.5 above, where a step "
+                                                  "costs a large model's forward and backward pass)",
+                                            minimum=0.01)
     evaluator: str = setting("auto", "judge: a model spec; auto (the zoo's LeNet evaluator on Fashion-MNIST, "
                                      "else mlp); mlp (an MLP trained for 2 epochs on train_data)")
     judge: str = setting("auto", "robust judge, never used to generate: a model spec; auto (the zoo's MLP "
@@ -83,7 +88,8 @@ class GenerationSettings(Settings):
     bootstrap: int = setting(200, "bootstrap resamples for the Fréchet-distance interval", minimum=20)
     budget: tuple[str, ...] = setting((), "per-task budget overrides, e.g. 'class-generation:eps=8,steps=100' "
                                           "(keys eps, steps, step_size; eps=inf: unbounded; without step_size "
-                                          "a bounded one gets 2.5 eps / steps)")
+                                          "a bounded one gets 2.5 eps / steps). The defaults, chosen at 28x28, "
+                                          "scale with sqrt(values per image / 784): the same per-pixel change")
     knn_bank: int = setting(6000, "held-out training images the pixel judges (k-NN, realism) compare with; "
                                   "the class seeds are fitted on the rest", minimum=20)
     figures: bool = setting(True, "draw the image grids (off for sweeps)")
@@ -130,15 +136,27 @@ def parse_budgets(overrides: tuple[str, ...], base: Mapping[str, Budget] = DEFAU
     return out
 
 
-def seed_counts(s: GenerationSettings, num_classes: int) -> tuple[int, int]:
-    """(seeds per class, feature-visualisation seeds): the settings', else counts that follow ``n``, so that the
-    work grows with the images asked for, not with the number of classes alone (8 and 8 for n=40 on ten classes).
+def seed_counts(s: GenerationSettings, num_classes: int) -> tuple[int, int, int]:
+    """(seeds per class, classes with seeds, feature-visualisation seeds): the settings', else counts that follow
+    ``n``, so that the work grows with the images asked for, not with the number of classes (8 seeds for each of
+    ten classes and 8 for n=40 on ten classes; 2 for each of 4 classes at n=4, on ten classes or a thousand).
 
     >>> seed_counts(GenerationSettings.from_mapping({"n": 4}), 10), seed_counts(GenerationSettings(), 10)
-    ((2, 4), (8, 8))
+    ((2, 4, 4), (8, 10, 8))
     """
     per_class = s.per_class or max(2, min(8, math.ceil(2 * s.n / max(1, num_classes))))
-    return per_class, s.n_units or min(8, s.n)
+    classes = min(num_classes, s.classes or math.ceil(2 * s.n / per_class))
+    return per_class, classes, s.n_units or min(8, s.n)
+
+
+def steps_factor(s: GenerationSettings, side: int) -> float:
+    """The setting, else 1 for images up to 32x32 and 0.5 above (a step there costs a large model's forward and
+    backward pass; the step sizes double, so every task still reaches its radius).
+
+    >>> steps_factor(GenerationSettings(), 28), steps_factor(GenerationSettings(), 224)
+    (1.0, 0.5)
+    """
+    return s.steps_factor or (1.0 if side <= 32 else 0.5)
 
 
 def _train_split(data, s: GenerationSettings, test) -> object:
@@ -386,14 +404,16 @@ def _generate(run: Run, data) -> Result:
     test = ImageTensorDataset(test.images[order], test.targets[order], test.info)
     n_ref = min(n_ref, len(test) - split)
     fit, bank, bank_labels = _fit_and_bank(train, test, n_ref, split, s, separate=separate)
-    per_class, n_units = seed_counts(s, test.info.num_classes)
-    cfg = ShowcaseConfig(per_class=per_class, n_inputs=s.n, n_units=n_units, seed_resolution=s.seed_resolution,
+    per_class, classes, n_units = seed_counts(s, test.info.num_classes)
+    factor = steps_factor(s, test.images.shape[-1])
+    cfg = ShowcaseConfig(per_class=per_class, classes=classes, n_inputs=s.n, n_units=n_units,
+                         seed_resolution=s.seed_resolution,
                          sr_factor=s.sr_factor, mask_size=s.mask_size, lam=s.lam,
                          confidence=s.confidence or None, tasks=tuple(s.tasks), reference_split=split,
                          reference_size=n_ref, seed=seed, translation=_translation(test.info.num_classes),
-                         budgets=parse_budgets(s.budget))
-    if s.steps_factor != 1.0:
-        cfg = cfg.scaled_steps(s.steps_factor)
+                         budgets=parse_budgets(s.budget, for_images(test.images[0].numel())))
+    if factor != 1.0:
+        cfg = cfg.scaled_steps(factor)
     real_half = slice(split, split + max(2, n_ref // 2))
     pixels = PixelJudge(bank, bank_labels, test.images[real_half], test.targets[real_half],
                         k=min(KNN_K, len(bank)))
@@ -458,7 +478,7 @@ def _generate(run: Run, data) -> Result:
             "floor. A high network accuracy with a poor k-NN accuracy and realism means a pattern that fools "
             "networks, not a picture. " + FOOLING_TEXT)
     record = run.record
-    record.update(per_class=per_class, n_units=n_units)
+    record.update(per_class=per_class, classes=classes, n_units=n_units, steps_factor=factor)
     record["evaluator"] = about
     record["robust_judge"] = judge_about
     record["frechet_space"] = "pixel-space PCA"

@@ -81,3 +81,16 @@ DEFAULTS = {
     "inversion": INVERSION,
     "feature-visualisation": VISUALISATION,
 }
+
+
+def for_images(dim: int, budgets: "dict[str, Budget] | None" = None) -> dict[str, Budget]:
+    """The budgets (default: :data:`DEFAULTS`, chosen at 28x28) for images of ``dim`` values: every radius and step
+    size times sqrt(dim / 784), the same per-pixel RMS change (x 13.9 at 224x224x3; unchanged at 28x28).
+
+    >>> round(for_images(3 * 224 * 224)["class-generation"].eps, 1), for_images(FMNIST_DIM) == DEFAULTS
+    (55.4, True)
+    """
+    factor = scale_l2_eps(1.0, dim, FMNIST_DIM)
+    return {task: b.with_(eps=b.eps * factor, step_size=b.step_size * factor)
+            for task, b in (DEFAULTS if budgets is None else budgets).items()}
+

@@ -43,6 +43,7 @@ class ShowcaseConfig:
     """Sizes and budgets of one showcase run (defaults: the demo's, about 30 s of CPU for three models)."""
 
     per_class: int = 8  # class generation: seeds per class
+    classes: int | None = None  # class generation: how many classes get seeds, drawn with the seed (None: all)
     n_inputs: int = 40  # inpainting, super-resolution, translation, inversion: test images (balanced)
     n_units: int = 8  # feature visualisation: seeds (each maximising another top unit)
     seed_resolution: int = 4  # class Gaussians fitted at 4x4 and upsampled: Santurkar's 224 -> 32 ratio
@@ -66,6 +67,8 @@ class ShowcaseConfig:
             raise InputError(f"unknown task(s) {unknown}; choose from {', '.join(TASKS)}")
         if self.per_class < 2 or self.n_inputs < 2 or self.n_units < 1:
             raise InputError("per_class and n_inputs must be >= 2 (diversity and Fréchet need pairs), n_units >= 1")
+        if self.classes is not None and self.classes < 1:
+            raise InputError(f"classes must be >= 1 (or None: every class), got {self.classes}")
 
     def scaled_steps(self, factor: float) -> "ShowcaseConfig":
         """The same run with every task's step count multiplied by ``factor`` (and step size divided by it)."""
@@ -141,6 +144,9 @@ def run_showcase(generators: dict[str, nn.Module], evaluator: nn.Module, train, 
     if "class-generation" in config.tasks:
         sampler = ClassGaussian.fit(train.images, train.targets, resolution=config.seed_resolution)
         classes = list(sampler.classes)
+        if config.classes is not None and config.classes < len(classes):  # a seeded draw, in class order
+            keep = torch.randperm(len(classes), generator=g(4))[:config.classes].sort().values
+            classes = [classes[i] for i in keep.tolist()]
         gen_y = class_labels(classes, config.per_class).view(len(classes), -1).T.flatten()  # interleaved
         gen_seeds = sampler.sample(gen_y, g(1))
         jobs["class-generation"] = lambda m: generate(m, gen_seeds, gen_y, budget=b["class-generation"],
