@@ -14,6 +14,7 @@ from torch import nn
 
 from optimist.core import zoo
 from optimist.core.application import (
+    SMALL_SIDE,
     Result,
     Run,
     claim,
@@ -156,7 +157,7 @@ def steps_factor(s: GenerationSettings, side: int) -> float:
     >>> steps_factor(GenerationSettings(), 28), steps_factor(GenerationSettings(), 224)
     (1.0, 0.5)
     """
-    return s.steps_factor or (1.0 if side <= 32 else 0.5)
+    return s.steps_factor or (1.0 if side <= SMALL_SIDE else 0.5)
 
 
 def _train_split(data, s: GenerationSettings, test) -> object:

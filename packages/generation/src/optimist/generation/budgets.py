@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Mapping
 
 from optimist.core.attacks import Threat
 from optimist.core.errors import InputError
@@ -83,7 +84,7 @@ DEFAULTS = {
 }
 
 
-def for_images(dim: int, budgets: "dict[str, Budget] | None" = None) -> dict[str, Budget]:
+def for_images(dim: int, budgets: Mapping[str, Budget] = DEFAULTS) -> dict[str, Budget]:
     """The budgets (default: :data:`DEFAULTS`, chosen at 28x28) for images of ``dim`` values: every radius and step
     size times sqrt(dim / 784), the same per-pixel RMS change (x 13.9 at 224x224x3; unchanged at 28x28).
 
@@ -92,5 +93,4 @@ def for_images(dim: int, budgets: "dict[str, Budget] | None" = None) -> dict[str
     """
     factor = scale_l2_eps(1.0, dim, FMNIST_DIM)
     return {task: b.with_(eps=b.eps * factor, step_size=b.step_size * factor)
-            for task, b in (DEFAULTS if budgets is None else budgets).items()}
-
+            for task, b in budgets.items()}

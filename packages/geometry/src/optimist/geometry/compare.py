@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from optimist.core.application import (
+    SMALL_SIDE,
     Chunk,
     Result,
     Run,
@@ -178,7 +179,7 @@ def _blocks(s: GeometrySettings, size: int) -> tuple[int, int]:
     along the diagonal (8 and 4 at 28x28); above, a quarter of the side with the same stride, four blocks that
     tile the diagonal (56 and 56 at 224x224: each DeepFool step costs a large model's forward and ten backward
     passes, so the count is kept small). The last block sits at the highest frequencies."""
-    small = size <= 32
+    small = size <= SMALL_SIDE
     block = s.block or (8 if small else size // 4)
     if block > size:
         raise SettingsError(f"setting 'block' ({block}) is larger than the images ({size}x{size})")

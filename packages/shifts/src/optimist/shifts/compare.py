@@ -28,6 +28,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from optimist.core.application import (
+    SMALL_SIDE,
     Chunk,
     Result,
     Run,
@@ -159,7 +160,7 @@ def heatmap_stride(s: ShiftsSettings, side: int) -> int:
     >>> heatmap_stride(ShiftsSettings(), 28), heatmap_stride(ShiftsSettings(), 224)
     (1, 7)
     """
-    return s.heatmap_stride or max(1, math.ceil(side / 32))
+    return s.heatmap_stride or max(1, math.ceil(side / SMALL_SIDE))
 
 
 def _clean_of(models: Mapping[str, nn.Module], batch: int, chunk: Chunk, x: torch.Tensor,

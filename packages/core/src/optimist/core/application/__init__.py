@@ -1,6 +1,7 @@
 """The application floor of core: the contract (:class:`Result`, :class:`Application`, claims), the runner every
 ``compare`` opens with (:func:`prepare`) and the registry of installed applications."""
 
+from optimist.core.application.batching import SMALL_SIDE
 from optimist.core.application.contract import (
     TABLE_COLUMNS,
     Application,
@@ -20,6 +21,6 @@ from optimist.core.application.runner import (
     run_settings,
 )
 
-__all__ = ["GROUP", "TABLE_COLUMNS", "Application", "Chunk", "Result", "Run", "available_applications",
+__all__ = ["GROUP", "SMALL_SIDE", "TABLE_COLUMNS", "Application", "Chunk", "Result", "Run", "available_applications",
            "check_compatible", "claim", "claim_pair", "prepare", "resolve_data", "resolve_models", "run_settings",
            "settings_help"]

@@ -19,6 +19,10 @@ from optimist.core.runtime import evaluating, model_device
 ACTIVATION_BUDGET = 384 * 2**20
 #: no batch is larger than this, however small the model
 MAX_BATCH = 256
+#: the largest image side the applications' defaults were chosen at (28x28 Fashion-MNIST, 32x32 CIFAR); above it,
+#: the defaults that multiply a large model's cost are cut (geometry's DCT blocks, generation's steps, shifts'
+#: heat-map frequencies: at most this many per direction)
+SMALL_SIDE = 32
 
 
 def activation_bytes(model: nn.Module, image_shape: tuple[int, ...]) -> int:
